@@ -1,0 +1,1 @@
+//! Instrumented actor runtime (see the crate description).

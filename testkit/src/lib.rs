@@ -1,0 +1,1 @@
+//! Hermetic test servers.
