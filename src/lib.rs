@@ -9,3 +9,4 @@
 //! `sources`; `features`, `detect` and `domain` use nothing of the project's I/O.
 
 pub mod domain;
+pub mod profile;
