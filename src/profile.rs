@@ -31,7 +31,9 @@ impl std::str::FromStr for Profile {
         match s {
             "flare-plus" => Ok(Profile::FlarePlus),
             "improved" => Ok(Profile::Improved),
-            other => Err(format!("unknown profile {other:?} (expected flare-plus or improved)")),
+            other => Err(format!(
+                "unknown profile {other:?} (expected flare-plus or improved)"
+            )),
         }
     }
 }
