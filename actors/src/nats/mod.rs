@@ -1,0 +1,12 @@
+//! NATS JetStream at the edges of an actor: a pull-consumer source feeding a [`crate::Mailbox`]
+//! with bounded in-flight work, the [`Delivery`] a handler acks when the effect is durable, and
+//! a [`Publisher`] sink with a bounded window of un-acked publishes.
+
+mod delivery;
+pub mod headers;
+mod sink;
+mod source;
+
+pub use delivery::{DeadLetterReason, DeadLetterSink, Delivery, DeliveryError};
+pub use sink::{OutboundMessage, Publisher, PublisherConfig, SinkError};
+pub use source::{PullSource, PullSourceConfig, SourceReport};

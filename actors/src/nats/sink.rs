@@ -1,0 +1,194 @@
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
+use async_nats::jetstream::publish::PublishAck;
+use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+
+/// One message for a stream.
+#[derive(Debug, Clone)]
+pub struct OutboundMessage {
+    pub subject: String,
+    pub headers: HeaderMap,
+    pub payload: Bytes,
+    /// `Nats-Msg-Id`: the stream drops a second publish with the same id inside its duplicate
+    /// window, so a retry after a lost ack cannot store the message twice.
+    pub msg_id: Option<String>,
+}
+
+/// Bounds of a [`Publisher`].
+#[derive(Debug, Clone)]
+pub struct PublisherConfig {
+    /// Publishes sent and not yet acknowledged by the stream.
+    pub max_in_flight: usize,
+    /// First pause before re-publishing after a failed ack; doubles up to `max_retry_delay`.
+    pub retry_delay: Duration,
+    pub max_retry_delay: Duration,
+}
+
+impl Default for PublisherConfig {
+    fn default() -> Self {
+        PublisherConfig {
+            max_in_flight: 256,
+            retry_delay: Duration::from_millis(50),
+            max_retry_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The message can never be published (too large, invalid subject).
+    #[error("message to {subject} cannot be published: {detail}")]
+    Rejected { subject: String, detail: String },
+    /// A stop was requested while a publish was still failing; it was not stored.
+    #[error("stopped while {pending} publishes were not yet acknowledged")]
+    Stopped { pending: usize },
+}
+
+struct Pending {
+    ack: PublishAckFuture,
+    message: OutboundMessage,
+}
+
+/// Publishes to JetStream with at most `max_in_flight` un-acked publishes: when the window is
+/// full, [`Publisher::publish`] first waits for the oldest ack. A failed publish or ack (stream
+/// full with `DiscardNew`, NATS restarting, timeout) is re-sent with the same `Nats-Msg-Id`
+/// after a backoff, until it is stored or the stop token fires. So a full stream slows the
+/// producer down instead of losing data.
+pub struct Publisher {
+    js: jetstream::Context,
+    config: PublisherConfig,
+    window: VecDeque<Pending>,
+    stop: CancellationToken,
+    published: u64,
+    retries: u64,
+}
+
+impl Publisher {
+    pub fn new(
+        js: jetstream::Context,
+        config: PublisherConfig,
+        stop: CancellationToken,
+    ) -> Publisher {
+        Publisher {
+            js,
+            config,
+            window: VecDeque::new(),
+            stop,
+            published: 0,
+            retries: 0,
+        }
+    }
+
+    /// Sends `message`; returns once it is on its way (its ack may still be pending).
+    pub async fn publish(&mut self, message: OutboundMessage) -> Result<(), SinkError> {
+        while self.window.len() >= self.config.max_in_flight.max(1) {
+            self.settle_oldest().await?;
+        }
+        let ack = self.send_until_accepted(&message).await?;
+        self.window.push_back(Pending { ack, message });
+        Ok(())
+    }
+
+    /// Sends `message` and waits until the stream has stored it (and everything sent before).
+    pub async fn publish_durable(
+        &mut self,
+        message: OutboundMessage,
+    ) -> Result<PublishAck, SinkError> {
+        self.flush().await?;
+        let ack = self.send_until_accepted(&message).await?;
+        self.settle(Pending { ack, message }).await
+    }
+
+    /// Waits for every outstanding ack.
+    pub async fn flush(&mut self) -> Result<(), SinkError> {
+        while !self.window.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes sent and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.window.len()
+    }
+
+    /// Messages the stream acknowledged so far.
+    pub fn published(&self) -> u64 {
+        self.published
+    }
+
+    /// Re-sends after failures so far.
+    pub fn retries(&self) -> u64 {
+        self.retries
+    }
+
+    async fn settle_oldest(&mut self) -> Result<(), SinkError> {
+        if let Some(pending) = self.window.pop_front() {
+            self.settle(pending).await?;
+        }
+        Ok(())
+    }
+
+    /// Awaits one ack; on failure re-sends the same message (same id) until it is stored.
+    async fn settle(&mut self, mut pending: Pending) -> Result<PublishAck, SinkError> {
+        let mut delay = self.config.retry_delay;
+        loop {
+            match pending.ack.await {
+                Ok(ack) => {
+                    self.published += 1;
+                    return Ok(ack);
+                }
+                Err(e) => {
+                    tracing::debug!(subject = %pending.message.subject, error = %e, "publish not acknowledged; re-sending");
+                    self.retries += 1;
+                    self.pause(delay).await?;
+                    delay = (delay * 2).min(self.config.max_retry_delay);
+                    pending.ack = self.send_until_accepted(&pending.message).await?;
+                }
+            }
+        }
+    }
+
+    /// Hands the message to the client, retrying while the client refuses (e.g. reconnecting).
+    async fn send_until_accepted(
+        &mut self,
+        message: &OutboundMessage,
+    ) -> Result<PublishAckFuture, SinkError> {
+        let mut delay = self.config.retry_delay;
+        loop {
+            let mut publish = PublishMessage::build()
+                .payload(message.payload.clone())
+                .headers(message.headers.clone());
+            if let Some(id) = &message.msg_id {
+                publish = publish.message_id(id);
+            }
+            match self.js.send_publish(message.subject.clone(), publish).await {
+                Ok(ack) => return Ok(ack),
+                Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                    return Err(SinkError::Rejected {
+                        subject: message.subject.clone(),
+                        detail: e.to_string(),
+                    })
+                }
+                Err(e) => {
+                    tracing::debug!(subject = %message.subject, error = %e, "publish refused; retrying");
+                    self.retries += 1;
+                    self.pause(delay).await?;
+                    delay = (delay * 2).min(self.config.max_retry_delay);
+                }
+            }
+        }
+    }
+
+    async fn pause(&self, delay: Duration) -> Result<(), SinkError> {
+        tokio::select! {
+            _ = self.stop.cancelled() => Err(SinkError::Stopped { pending: self.window.len() + 1 }),
+            _ = tokio::time::sleep(delay) => Ok(()),
+        }
+    }
+}
