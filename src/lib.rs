@@ -8,5 +8,8 @@
 //! Dependency direction is one way: `pipeline` uses `actors`, `features`, `store`, `bus` and
 //! `sources`; `features`, `detect` and `domain` use nothing of the project's I/O.
 
+pub mod bus;
+pub mod config;
 pub mod domain;
+pub mod pipeline;
 pub mod profile;

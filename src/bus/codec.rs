@@ -1,0 +1,184 @@
+//! The wire format of observations: JSON `{"v":1,"kind":"xrs","data":{...}}` (readable from any
+//! language), one subject per kind, `Nats-Msg-Id` = the record's natural key.
+
+use actors::nats::OutboundMessage;
+use async_nats::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use super::{headers, subjects};
+use crate::domain::{FlareEvent, RegionObservation, XrayObservation, SCHEMA_VERSION};
+
+/// One observation as it travels on `flare.obs.*`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data")]
+pub enum Observation {
+    #[serde(rename = "xrs")]
+    Xray(XrayObservation),
+    #[serde(rename = "region")]
+    Region(RegionObservation),
+    #[serde(rename = "flare")]
+    Flare(FlareEvent),
+}
+
+#[derive(Serialize)]
+struct WireOut<'a> {
+    v: u32,
+    #[serde(flatten)]
+    observation: &'a Observation,
+}
+
+#[derive(Deserialize)]
+struct WireIn {
+    v: u32,
+    #[serde(flatten)]
+    observation: Observation,
+}
+
+/// Why a payload is not an observation we can use. Always permanent: the record goes to the
+/// dead-letter subject.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a valid observation: {0}")]
+    Invalid(String),
+    #[error("schema version {found} is not supported (this build reads {supported})")]
+    UnknownVersion { found: u32, supported: u32 },
+}
+
+impl DecodeError {
+    /// Bounded code for metrics and dead-letter headers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::Invalid(_) => "invalid_record",
+            DecodeError::UnknownVersion { .. } => "unknown_version",
+        }
+    }
+}
+
+impl Observation {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Observation::Xray(_) => "xrs",
+            Observation::Region(_) => "region",
+            Observation::Flare(_) => "flare",
+        }
+    }
+
+    pub fn subject(&self) -> &'static str {
+        match self {
+            Observation::Xray(_) => subjects::OBS_XRS,
+            Observation::Region(_) => subjects::OBS_REGION,
+            Observation::Flare(_) => subjects::OBS_FLARE,
+        }
+    }
+
+    /// The de-duplication key: re-publishing the same record is harmless.
+    pub fn natural_key(&self) -> String {
+        match self {
+            Observation::Xray(x) => x.natural_key(),
+            Observation::Region(r) => r.natural_key(),
+            Observation::Flare(f) => f.natural_key(),
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_vec(&WireOut {
+            v: SCHEMA_VERSION,
+            observation: self,
+        })
+        .unwrap_or_default()
+    }
+
+    pub fn decode(payload: &[u8]) -> Result<Observation, DecodeError> {
+        #[derive(Deserialize)]
+        struct Version {
+            v: u32,
+        }
+        let version: Version =
+            serde_json::from_slice(payload).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        if version.v != SCHEMA_VERSION {
+            return Err(DecodeError::UnknownVersion {
+                found: version.v,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let wire: WireIn =
+            serde_json::from_slice(payload).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        debug_assert_eq!(wire.v, SCHEMA_VERSION);
+        Ok(wire.observation)
+    }
+
+    /// The message to publish: subject by kind, id = natural key, schema and entry time headers.
+    pub fn to_message(&self, entered_at: &str) -> OutboundMessage {
+        let mut h = HeaderMap::new();
+        h.insert(
+            headers::SCHEMA,
+            format!("obs.{}/{SCHEMA_VERSION}", self.kind()).as_str(),
+        );
+        h.insert(headers::ENTERED_AT, entered_at);
+        OutboundMessage {
+            subject: self.subject().to_string(),
+            headers: h,
+            payload: self.encode().into(),
+            msg_id: Some(self.natural_key()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::XrayFeed;
+    use chrono::TimeZone;
+
+    fn sample() -> Observation {
+        Observation::Xray(XrayObservation {
+            feed: XrayFeed::Primary,
+            time: chrono::Utc.with_ymd_and_hms(2024, 5, 1, 0, 1, 0).unwrap(),
+            satellite: Some(16),
+            flux_short: Some(1.14469e-08),
+            flux_long: None,
+            electron_contamination_short: Some(false),
+            electron_contamination_long: None,
+        })
+    }
+
+    #[test]
+    fn round_trips_and_keys_by_feed_and_time() {
+        let obs = sample();
+        let bytes = obs.encode();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.starts_with(r#"{"v":1,"kind":"xrs","data":{"feed":"primary""#),
+            "{text}"
+        );
+        assert_eq!(Observation::decode(&bytes).unwrap(), obs);
+        assert_eq!(obs.natural_key(), "xrs:primary:2024-05-01T00:01:00Z");
+        let msg = obs.to_message("1");
+        assert_eq!(msg.subject, "flare.obs.xrs");
+        assert_eq!(
+            msg.msg_id.as_deref(),
+            Some("xrs:primary:2024-05-01T00:01:00Z")
+        );
+    }
+
+    #[test]
+    fn bad_payloads_are_permanent_errors_with_codes() {
+        assert_eq!(
+            Observation::decode(b"not json").unwrap_err().code(),
+            "invalid_record"
+        );
+        assert_eq!(
+            Observation::decode(br#"{"v":1,"kind":"xrs","data":{}}"#)
+                .unwrap_err()
+                .code(),
+            "invalid_record"
+        );
+        let future = br#"{"v":99,"kind":"xrs","data":{}}"#;
+        assert_eq!(
+            Observation::decode(future).unwrap_err().code(),
+            "unknown_version"
+        );
+        assert!(Observation::decode(&[0xff, 0xfe]).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! Everything about NATS that is specific to flare-plus: subject names, the streams and
+//! consumers, the wire codec and headers, connection options from config, checkpoints.
+//! The generic machinery (pull source, publisher, dead letters) is in the `actors` crate.
+
+pub mod checkpoint;
+pub mod codec;
+pub mod connect;
+pub mod embedded;
+pub mod error;
+pub mod headers;
+pub mod streams;
+pub mod subjects;
+
+pub use checkpoint::Checkpoints;
+pub use codec::{DecodeError, Observation};
+pub use connect::connect;
+pub use error::{BusError, BusErrorKind};
+pub use streams::{ensure_topology, Topology};

@@ -1,0 +1,176 @@
+//! The streams, consumers and key-value bucket, created or updated idempotently at start.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, kv, stream};
+
+use super::error::{BusError, BusErrorKind};
+use super::subjects;
+use crate::config::NatsConfig;
+
+/// Observations (`flare.obs.>`). Full means full: publishers wait (DiscardNew), nothing is
+/// silently evicted before the writer and the feature actors saw it.
+pub const OBS: &str = "OBS";
+/// Feature vectors (`flare.features.>`): subscribers read the latest; old ones age out.
+pub const FEATURES: &str = "FEATURES";
+/// Dead letters (`flare.dlq.>`): kept a month for inspection and replay.
+pub const DLQ: &str = "DLQ";
+/// Checkpoints: last published time per source, last tick per feature series.
+pub const CHECKPOINT_BUCKET: &str = "flare_checkpoints";
+/// The durable consumer every writer process shares.
+pub const WRITER_CONSUMER: &str = "writer";
+/// The durable consumer of the feature actors.
+pub const FEATURES_CONSUMER: &str = "features";
+
+/// Handles on the topology.
+#[derive(Clone)]
+pub struct Topology {
+    pub js: jetstream::Context,
+    pub obs: stream::Stream,
+    pub features: stream::Stream,
+    pub dlq: stream::Stream,
+    pub checkpoints: kv::Store,
+}
+
+fn hours(h: u64) -> Duration {
+    Duration::from_secs(h * 3600)
+}
+
+/// Stream configurations from the config (pure, so tests can check them).
+pub fn stream_configs(cfg: &NatsConfig) -> [stream::Config; 3] {
+    let duplicate_window = Duration::from_secs(cfg.duplicate_window_secs);
+    [
+        stream::Config {
+            name: OBS.into(),
+            description: Some("flare-plus observations: X-ray flux, regions, flares".into()),
+            subjects: vec![subjects::OBS_ALL.into()],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            discard: stream::DiscardPolicy::New,
+            max_bytes: cfg.obs_max_bytes,
+            max_age: hours(cfg.obs_max_age_hours),
+            duplicate_window,
+            num_replicas: cfg.replicas,
+            ..Default::default()
+        },
+        stream::Config {
+            name: FEATURES.into(),
+            description: Some("flare-plus feature vectors".into()),
+            subjects: vec![subjects::FEATURES_ALL.into()],
+            storage: stream::StorageType::File,
+            discard: stream::DiscardPolicy::Old,
+            max_bytes: cfg.features_max_bytes,
+            max_age: hours(cfg.features_max_age_hours),
+            duplicate_window,
+            num_replicas: cfg.replicas,
+            ..Default::default()
+        },
+        stream::Config {
+            name: DLQ.into(),
+            description: Some("flare-plus dead letters: raw payload + reason headers".into()),
+            subjects: vec![subjects::DLQ_ALL.into()],
+            storage: stream::StorageType::File,
+            discard: stream::DiscardPolicy::Old,
+            max_age: hours(cfg.dlq_max_age_hours),
+            duplicate_window,
+            num_replicas: cfg.replicas,
+            ..Default::default()
+        },
+    ]
+}
+
+/// Creates or updates the streams and the checkpoint bucket. Safe to run from every process
+/// at every start.
+pub async fn ensure_topology(
+    js: &jetstream::Context,
+    cfg: &NatsConfig,
+) -> Result<Topology, BusError> {
+    let [obs_cfg, features_cfg, dlq_cfg] = stream_configs(cfg);
+    let obs = ensure_stream(js, obs_cfg).await?;
+    let features = ensure_stream(js, features_cfg).await?;
+    let dlq = ensure_stream(js, dlq_cfg).await?;
+    // The bucket's stream is created here rather than with `create_key_value`, which first
+    // queries account info in a shape nats-server 2.9 (Debian's) does not send. The settings
+    // are the ones the client library would use for a one-value-per-key bucket.
+    ensure_stream(js, checkpoint_stream_config(cfg)).await?;
+    let checkpoints = js.get_key_value(CHECKPOINT_BUCKET).await.map_err(|e| {
+        BusError::new(
+            BusErrorKind::Topology,
+            format!("cannot open key-value bucket {CHECKPOINT_BUCKET}: {e}"),
+        )
+    })?;
+    Ok(Topology {
+        js: js.clone(),
+        obs,
+        features,
+        dlq,
+        checkpoints,
+    })
+}
+
+/// The stream behind the checkpoint bucket (one value per key, rollups allowed).
+fn checkpoint_stream_config(cfg: &NatsConfig) -> stream::Config {
+    stream::Config {
+        name: format!("KV_{CHECKPOINT_BUCKET}"),
+        description: Some("flare-plus checkpoints".into()),
+        subjects: vec![format!("$KV.{CHECKPOINT_BUCKET}.>")],
+        max_messages_per_subject: 1,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        deny_purge: false,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        duplicate_window: Duration::from_secs(120),
+        num_replicas: cfg.replicas,
+        ..Default::default()
+    }
+}
+
+async fn ensure_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> Result<stream::Stream, BusError> {
+    let name = config.name.clone();
+    js.create_or_update_stream(config).await.map_err(|e| {
+        BusError::new(
+            BusErrorKind::Topology,
+            format!("cannot create or update stream {name}: {e}"),
+        )
+    })?;
+    js.get_stream(&name).await.map_err(|e| {
+        BusError::new(
+            BusErrorKind::Topology,
+            format!("cannot open stream {name}: {e}"),
+        )
+    })
+}
+
+/// A durable pull consumer on OBS shared by every instance of a role. `max_ack_pending`
+/// equals the source's in-flight bound; `ack_wait` is long enough for one batch commit and
+/// renewed by in-progress acks when work takes longer.
+pub async fn durable_obs_consumer(
+    topology: &Topology,
+    name: &str,
+    max_ack_pending: usize,
+) -> Result<consumer::PullConsumer, BusError> {
+    let config = consumer::pull::Config {
+        durable_name: Some(name.into()),
+        description: Some(format!("flare-plus {name}")),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: i64::try_from(max_ack_pending).unwrap_or(i64::MAX),
+        deliver_policy: consumer::DeliverPolicy::All,
+        ..Default::default()
+    };
+    topology
+        .obs
+        .get_or_create_consumer(name, config)
+        .await
+        .map_err(|e| {
+            BusError::new(
+                BusErrorKind::Topology,
+                format!("cannot create consumer {name} on {OBS}: {e}"),
+            )
+        })
+}

@@ -1,0 +1,8 @@
+//! The running system: the concrete actors (ingest, writer, features) and the supervisor that
+//! starts a process's shared pieces (telemetry, HTTP endpoint, NATS, topology) and drains
+//! them on shutdown.
+
+pub mod metrics;
+pub mod supervisor;
+
+pub use supervisor::{Runtime, StartError};

@@ -1,0 +1,163 @@
+//! Process start-up and orderly shutdown, shared by every role.
+//!
+//! Start: logging is set up by the binary; here the Prometheus recorder (with upkeep and
+//! process metrics), the HTTP endpoint, the NATS connection (starting an embedded
+//! nats-server if allowed and needed) and the streams.
+//! Stop: readiness goes 503, loops stop pulling and finish what they hold, publishes are
+//! flushed, the NATS client drains, the endpoint lingers for a last scrape, then exit.
+
+use std::time::Duration;
+
+use actors::health::Readiness;
+use actors::telemetry::{self, Telemetry};
+use actors::Shutdown;
+
+use crate::bus::embedded::{self, EmbeddedNats};
+use crate::bus::{self, BusErrorKind, Topology};
+use crate::config::Config;
+
+/// Why the process could not start. Each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot install the metrics recorder: {0}")]
+    Telemetry(#[from] actors::telemetry::TelemetryError),
+    #[error("cannot serve HTTP on {addr}: {source} (set http.listen or FLARE__HTTP__LISTEN)")]
+    Http {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
+}
+
+/// The shared pieces of a running process.
+pub struct Runtime {
+    pub config: Config,
+    pub shutdown: Shutdown,
+    pub telemetry: Telemetry,
+    pub readiness: Readiness,
+    pub nats: async_nats::Client,
+    pub topology: Topology,
+    /// Local address of the HTTP endpoint (the configured one, or the port the OS picked).
+    pub http_addr: std::net::SocketAddr,
+    http_stop: Shutdown,
+    http_task: tokio::task::JoinHandle<()>,
+    embedded: Option<EmbeddedNats>,
+}
+
+impl Runtime {
+    /// Brings up telemetry, HTTP, NATS and the topology for a process named `role`.
+    pub async fn start(
+        config: Config,
+        role: &str,
+        allow_embedded_nats: bool,
+    ) -> Result<Runtime, StartError> {
+        let telemetry = telemetry::install(&crate::pipeline::metrics::histogram_buckets())?;
+        crate::pipeline::metrics::describe();
+        let shutdown = Shutdown::new();
+        telemetry.spawn_upkeep(Duration::from_secs(5), shutdown.clone());
+
+        let readiness = Readiness::new();
+        let http_stop = Shutdown::new();
+        let addr = config.http.listen_addr().map_err(StartError::Config)?;
+        let stop = http_stop.clone();
+        let endpoint =
+            actors::http::serve(addr, telemetry.clone(), readiness.clone(), async move {
+                stop.cancelled().await
+            })
+            .await
+            .map_err(|source| StartError::Http {
+                addr: config.http.listen.clone(),
+                source,
+            })?;
+        tracing::info!(addr = %endpoint.local_addr, "serving /metrics, /healthz, /readyz");
+
+        let (nats, embedded) = connect_nats(&config, role, allow_embedded_nats).await?;
+        let js = async_nats::jetstream::new(nats.clone());
+        let topology = bus::ensure_topology(&js, &config.nats).await?;
+        let state = nats.clone();
+        readiness.add_check("nats", move || {
+            let connected = state.connection_state() == async_nats::connection::State::Connected;
+            async move {
+                if connected {
+                    Ok(())
+                } else {
+                    Err("NATS not connected".to_string())
+                }
+            }
+        });
+        Ok(Runtime {
+            config,
+            shutdown,
+            telemetry,
+            readiness,
+            nats,
+            topology,
+            http_addr: endpoint.local_addr,
+            http_stop,
+            http_task: endpoint.task,
+            embedded,
+        })
+    }
+
+    /// Waits for every tracked task (at most the configured limit), drains the NATS client,
+    /// keeps serving /metrics for the final-scrape delay, and stops the embedded server.
+    /// Returns false if the drain limit was hit.
+    pub async fn finish(self) -> bool {
+        self.readiness.set_draining();
+        self.shutdown.trigger();
+        let limit = self.config.shutdown.limit();
+        let finished = self.shutdown.wait_finished(limit).await;
+        if !finished {
+            tracing::error!(
+                limit_secs = limit.as_secs(),
+                "drain limit reached with work still in flight"
+            );
+        }
+        if let Err(e) = tokio::time::timeout(Duration::from_secs(5), self.nats.drain())
+            .await
+            .unwrap_or(Ok(()))
+        {
+            tracing::warn!(error = %e, "draining the NATS client failed");
+        }
+        let delay = Duration::from_millis(self.config.shutdown.final_scrape_delay_ms);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        self.http_stop.trigger();
+        let _ = self.http_task.await;
+        if let Some(server) = self.embedded {
+            server.stop().await;
+        }
+        finished
+    }
+}
+
+/// Connects to the configured NATS; if nothing answers, embedded mode is allowed and
+/// `nats-server` is installed, starts one and connects to it.
+async fn connect_nats(
+    config: &Config,
+    role: &str,
+    allow_embedded: bool,
+) -> Result<(async_nats::Client, Option<EmbeddedNats>), StartError> {
+    match bus::connect(&config.nats, role).await {
+        Ok(client) => Ok((client, None)),
+        Err(e)
+            if e.kind() == BusErrorKind::Unreachable && allow_embedded && config.nats.embedded =>
+        {
+            let urls = config.nats.urls();
+            let Some(binary) = embedded::find_nats_server() else {
+                return Err(StartError::Config(format!(
+                    "{e}; and no nats-server on PATH to start one (install it, e.g. apt-get install nats-server)"
+                )));
+            };
+            let url = urls.first().cloned().unwrap_or_default();
+            let server = embedded::start(&binary, &url, &config.nats.embedded_store_dir).await?;
+            let client = bus::connect(&config.nats, role).await?;
+            Ok((client, Some(server)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
