@@ -1,0 +1,19 @@
+//! Upstream payload parsers: bytes in, domain records plus per-record rejects out.
+//!
+//! Every parser reads the payload's top-level JSON array one element at a time (a borrowed
+//! [`serde_json::value::RawValue`] per element, never a `serde_json::Value` tree), so one bad
+//! record becomes a [`Rejected`] (raw text + reason, for the dead-letter subject) while the
+//! rest of the payload still parses. Problems with the payload as a whole (not UTF-8, not
+//! JSON, not an array, HTML error page, too large) are a [`PayloadError`].
+
+pub mod donki;
+pub mod parse_error;
+pub mod swpc_regions;
+pub mod swpc_xray;
+
+pub(crate) mod field;
+pub(crate) mod payload;
+pub mod timestamp;
+
+pub use parse_error::{Parsed, PayloadError, RejectCode, RejectReason, Rejected};
+pub use payload::MAX_PAYLOAD_BYTES;
