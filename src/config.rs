@@ -214,6 +214,9 @@ pub struct DonkiSourceConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum MergeRuleName {
+    /// Follow `features.profile`: flare-plus's rule for `flare-plus`, peak flux for `improved`.
+    #[serde(rename = "auto")]
+    Auto,
     #[serde(rename = "flare-plus")]
     FlarePlus,
     #[serde(rename = "peak-flux")]
@@ -267,6 +270,28 @@ impl ShutdownConfig {
 pub struct LoggingConfig {
     pub level: String,
     pub slow_operation_ms: u64,
+}
+
+impl Config {
+    /// The detector's merge rule (spec 4.6, Q4).
+    pub fn merge_rule(&self) -> crate::detect::MergeRule {
+        use crate::detect::MergeRule;
+        match self.detection.merge_rule {
+            MergeRuleName::Auto => MergeRule::for_profile(self.features.profile),
+            MergeRuleName::FlarePlus => MergeRule::FlarePlus,
+            MergeRuleName::PeakFlux => MergeRule::PeakFlux,
+        }
+    }
+
+    /// The smallest class the detector reports (validated to B, C, M or X).
+    pub fn min_class(&self) -> crate::domain::FlareCategory {
+        self.detection
+            .min_class
+            .chars()
+            .next()
+            .and_then(crate::domain::FlareCategory::from_letter)
+            .unwrap_or(crate::domain::FlareCategory::C)
+    }
 }
 
 /// Why the configuration cannot be used. Lists every problem found.

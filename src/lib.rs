@@ -19,6 +19,7 @@
 //! project's I/O.
 
 pub mod bus;
+pub mod commands;
 pub mod config;
 pub mod detect;
 pub mod domain;

@@ -29,6 +29,38 @@ enum Command {
     /// Run the pipeline: connect (or start) NATS, create the streams, serve /metrics, and run
     /// until SIGINT/SIGTERM.
     Run,
+    /// Detect flares in recorded X-ray files and write them as CSV (flare-plus's columns).
+    Detect {
+        /// Directory of recorded upstream files (xrays*.json[.gz], ...).
+        #[arg(long, value_name = "DIR")]
+        input: PathBuf,
+        /// Output file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Feature vectors outside the live pipeline.
+    #[command(subcommand)]
+    Features(FeaturesCommand),
+}
+
+#[derive(Subcommand)]
+enum FeaturesCommand {
+    /// Compute flare-plus's features (or covariates) for the timestamps in a file, from
+    /// recorded upstream files, with the pipeline's parsing, detection and engine; CSV out.
+    Batch {
+        /// Directory of recorded upstream files (xrays*.json, solar_regions*.json, donki*.json).
+        #[arg(long, value_name = "DIR")]
+        input: PathBuf,
+        /// One ISO timestamp per line (UTC); rows come out in this order.
+        #[arg(long, value_name = "FILE")]
+        times: PathBuf,
+        /// Write the 65 time-varying covariates instead of the 83 features.
+        #[arg(long)]
+        covariates: bool,
+        /// Output file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +76,62 @@ fn main() -> ExitCode {
         Command::CheckConfig => {
             print!("{}", config.redacted_toml());
             ExitCode::SUCCESS
+        }
+        Command::Detect { input, out } => {
+            let result = with_output(out.as_deref(), |w| {
+                flare_plus::commands::detect::run(
+                    &input,
+                    config.min_class(),
+                    config.merge_rule(),
+                    w,
+                )
+                .map_err(anyhow::Error::from)
+            });
+            match result {
+                Ok(n) => {
+                    eprintln!("{n} flares detected");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Features(FeaturesCommand::Batch {
+            input,
+            times,
+            covariates,
+            out,
+        }) => {
+            use flare_plus::commands::features_batch::{run_from_dir, BatchOptions, Table};
+            let options = BatchOptions {
+                table: if covariates {
+                    Table::Covariates
+                } else {
+                    Table::Features
+                },
+                profile: config.features.profile,
+                merge: config.merge_rule(),
+                min_class: config.min_class(),
+            };
+            match with_output(out.as_deref(), |w| {
+                run_from_dir(&input, &times, &options, w).map_err(Into::into)
+            }) {
+                Ok(s) => {
+                    eprintln!(
+                        "{} rows ({} profile) from {} flux observations, {} region rows, {} flare events{}; \
+                         load {:.3} s, compute {:.3} s",
+                        s.rows,
+                        options.profile.as_str(),
+                        s.flux_observations,
+                        s.regions,
+                        s.flare_events,
+                        if s.rejected_records > 0 { format!(", {} malformed records skipped", s.rejected_records) } else { String::new() },
+                        s.load_seconds,
+                        s.compute_seconds
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
         Command::Run => {
             init_logging(&config.logging.level);
@@ -61,6 +149,26 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// Runs `write` against the output file (created) or standard output.
+fn with_output<T>(
+    out: Option<&std::path::Path>,
+    write: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match out {
+        Some(path) => {
+            let mut file = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+            write(&mut file)
+        }
+        None => write(&mut std::io::stdout().lock()),
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("flare-plus: {e:#}");
+    ExitCode::FAILURE
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the configured level.

@@ -83,6 +83,20 @@ pub fn for_each_feature_row(
     drive(engine, &flux, times, |e, t| e.features_at(t), sink)
 }
 
+/// Covariate rows for `times`, streamed to `sink` in ascending time (see
+/// [`for_each_feature_row`]).
+pub fn for_each_covariate_row(
+    cfg: FeatureConfig,
+    flux: &[XrayObservation],
+    regions: &[RegionObservation],
+    flares: &[FlareEvent],
+    times: &[DateTime<Utc>],
+    sink: impl FnMut(usize, CovariateRow),
+) -> Result<(), EngineError> {
+    let (engine, flux) = prepare(cfg, flux, regions, flares)?;
+    drive(engine, &flux, times, |e, t| e.covariates_at(t), sink)
+}
+
 /// `FeatureEngineer.compute_features_batch(times)` for the default configuration of `profile`.
 pub fn compute_features_batch(
     flux: &[XrayObservation],
@@ -111,13 +125,13 @@ pub fn compute_covariates_batch(
     times: &[DateTime<Utc>],
     profile: Profile,
 ) -> Result<Vec<CovariateRow>, EngineError> {
-    let (engine, flux) = prepare(FeatureConfig::with_profile(profile), flux, regions, flares)?;
     let mut out: Vec<Option<CovariateRow>> = vec![None; times.len()];
-    drive(
-        engine,
-        &flux,
+    for_each_covariate_row(
+        FeatureConfig::with_profile(profile),
+        flux,
+        regions,
+        flares,
         times,
-        |e, t| e.covariates_at(t),
         |i, r| out[i] = Some(r),
     )?;
     Ok(out.into_iter().flatten().collect())

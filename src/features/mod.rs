@@ -25,6 +25,8 @@ pub mod regions;
 pub mod schema;
 pub mod window;
 
-pub use batch::{compute_covariates_batch, compute_features_batch, for_each_feature_row};
+pub use batch::{
+    compute_covariates_batch, compute_features_batch, for_each_covariate_row, for_each_feature_row,
+};
 pub use engine::{EngineError, EngineStats, FeatureConfig, FeatureEngine};
 pub use schema::{covariate_columns, feature_columns, Cell, CovariateRow, FeatureRow};

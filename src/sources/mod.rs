@@ -7,6 +7,7 @@
 //! JSON, not an array, HTML error page, too large) are a [`PayloadError`].
 
 pub mod donki;
+pub mod files;
 pub mod parse_error;
 pub mod swpc_regions;
 pub mod swpc_xray;

@@ -1,0 +1,6 @@
+//! The work behind each command-line command, one module per command, so `main.rs` only
+//! parses arguments and calls one function.
+
+pub mod detect;
+pub mod features_batch;
+pub mod times;
