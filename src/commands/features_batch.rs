@@ -118,7 +118,7 @@ pub fn write_table(
         Table::Features => feature_columns(),
         Table::Covariates => covariate_columns(),
     };
-    let mut writer = CsvWriter::new(std::io::BufWriter::with_capacity(1 << 16, out), &columns)?;
+    let mut writer = CsvWriter::new(std::io::BufWriter::with_capacity(1 << 16, out), columns)?;
     let ascending = times.windows(2).all(|w| w[0] <= w[1]);
     let mut held: Vec<Option<(DateTime<Utc>, Vec<Cell>)>> = if ascending {
         Vec::new()
