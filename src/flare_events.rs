@@ -43,12 +43,23 @@ fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// Peaks whose `flare_events` rows can change when `candidate` arrives or leaves: its peak
+/// ± 30 min. The store widens this until it covers whole connected components.
+pub fn affected_peak_range(candidate: &FlareEvent) -> (DateTime<Utc>, DateTime<Utc>) {
+    (
+        minus(candidate.peak_time, dedup_window()),
+        plus(candidate.peak_time, dedup_window()),
+    )
+}
+
 /// Whether flare-plus's dedup would treat `a` and `b` as duplicates of each other.
 pub fn duplicates(a: &FlareEvent, b: &FlareEvent) -> bool {
     a.class_category == b.class_category && (a.peak_time - b.peak_time).abs() <= dedup_window()
 }
 
-/// The `flare_events` rows for a set of candidates, in insertion order.
+/// The `flare_events` rows for a set of candidates, in insertion order. With
+/// [`Profile::FlarePlus`] `location` is empty, as flare-plus's main pipeline stored it (the
+/// candidates keep DONKI's `sourceLocation`).
 pub fn materialize(candidates: &[FlareEvent], profile: Profile) -> Vec<FlareEvent> {
     let mut ordered: Vec<&FlareEvent> = candidates.iter().collect();
     ordered.sort_by(|a, b| insertion_order(profile, a, b));
@@ -61,7 +72,11 @@ pub fn materialize(candidates: &[FlareEvent], profile: Profile) -> Vec<FlareEven
         let hi = (event.class_category, plus(event.peak_time, window));
         if kept_peaks.range(lo..=hi).next().is_none() {
             kept_peaks.insert((event.class_category, event.peak_time));
-            table.push(event.clone());
+            let mut row = event.clone();
+            if profile == Profile::FlarePlus {
+                row.location = None;
+            }
+            table.push(row);
         }
     }
     table

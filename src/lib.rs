@@ -12,6 +12,8 @@
 //! - [`features`]: the feature engine (every flare-plus feature and covariate), pure math.
 //! - [`config`]: typed configuration.
 //! - [`bus`]: NATS subjects, streams, codec, checkpoints.
+//! - [`store`]: sqlx storage (PostgreSQL, SQLite): migrations, batched idempotent writes,
+//!   bulk readers.
 //! - [`pipeline`]: the running system: actors and the supervisor.
 //!
 //! Dependency direction is one way: `pipeline` uses `actors`, `features`, `store`, `bus` and
@@ -28,3 +30,4 @@ pub mod flare_events;
 pub mod pipeline;
 pub mod profile;
 pub mod sources;
+pub mod store;

@@ -6,6 +6,8 @@ use async_nats::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::{headers, subjects};
+use chrono::{DateTime, Utc};
+
 use crate::domain::{FlareEvent, RegionObservation, XrayObservation, SCHEMA_VERSION};
 
 /// One observation as it travels on `flare.obs.*`.
@@ -18,6 +20,25 @@ pub enum Observation {
     Region(RegionObservation),
     #[serde(rename = "flare")]
     Flare(FlareEvent),
+    /// A watermark from ingest, in stream order with the records it covers.
+    #[serde(rename = "progress")]
+    Progress(ProgressMark),
+}
+
+/// "Everything of `source` up to `until` has been published." The detector's mark says every
+/// detected flare with a peak at or before `until` is on the stream (the feature actors use it
+/// to know when a tick is final); `end_of_input` closes a replay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressMark {
+    pub source: String,
+    pub until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub end_of_input: bool,
+}
+
+impl ProgressMark {
+    /// The detector's watermark source name.
+    pub const DETECTOR: &'static str = "detector";
 }
 
 #[derive(Serialize)]
@@ -60,6 +81,7 @@ impl Observation {
             Observation::Xray(_) => "xrs",
             Observation::Region(_) => "region",
             Observation::Flare(_) => "flare",
+            Observation::Progress(_) => "progress",
         }
     }
 
@@ -68,6 +90,7 @@ impl Observation {
             Observation::Xray(_) => subjects::OBS_XRS,
             Observation::Region(_) => subjects::OBS_REGION,
             Observation::Flare(_) => subjects::OBS_FLARE,
+            Observation::Progress(_) => subjects::OBS_PROGRESS,
         }
     }
 
@@ -77,6 +100,12 @@ impl Observation {
             Observation::Xray(x) => x.natural_key(),
             Observation::Region(r) => r.natural_key(),
             Observation::Flare(f) => f.natural_key(),
+            Observation::Progress(p) => format!(
+                "progress:{}:{}:{}",
+                p.source,
+                p.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                p.end_of_input
+            ),
         }
     }
 
@@ -123,6 +152,16 @@ impl Observation {
             msg_id: Some(self.natural_key()),
         }
     }
+}
+
+/// FNV-1a: stable across builds and platforms (the id must not change between releases).
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ pub mod streams;
 pub mod subjects;
 
 pub use checkpoint::Checkpoints;
-pub use codec::{DecodeError, Observation};
+pub use codec::{DecodeError, Observation, ProgressMark};
 pub use connect::connect;
 pub use error::{BusError, BusErrorKind};
 pub use streams::{ensure_topology, Topology};

@@ -9,6 +9,8 @@ pub const OBS_XRS: &str = "flare.obs.xrs";
 pub const OBS_REGION: &str = "flare.obs.region";
 /// Flare events: DONKI and detected.
 pub const OBS_FLARE: &str = "flare.obs.flare";
+/// Ingest watermarks (detector settlement, end of a replay).
+pub const OBS_PROGRESS: &str = "flare.obs.progress";
 /// Every feature subject (stream FEATURES).
 pub const FEATURES_ALL: &str = "flare.features.>";
 /// The global feature vector series.

@@ -2,6 +2,7 @@
 //! starts a process's shared pieces (telemetry, HTTP endpoint, NATS, topology) and drains
 //! them on shutdown.
 
+pub mod events;
 pub mod metrics;
 pub mod supervisor;
 

@@ -12,45 +12,26 @@ use crate::sources::donki::parse_donki_flares;
 use crate::sources::parse_error::{Parsed, PayloadError};
 use crate::sources::swpc_regions::parse_regions;
 use crate::sources::swpc_xray::parse_xrays;
-use crate::sources::MAX_PAYLOAD_BYTES;
+use crate::sources::{SourceKind, MAX_PAYLOAD_BYTES};
 
-/// What a recorded file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordedKind {
-    Xrays(XrayFeed),
-    Regions,
-    Donki,
-}
-
-impl RecordedKind {
-    /// The source name used in subjects, checkpoints and metric labels.
-    pub fn source(self) -> &'static str {
-        match self {
-            RecordedKind::Xrays(_) => "xrs",
-            RecordedKind::Regions => "region",
-            RecordedKind::Donki => "donki",
-        }
-    }
-
-    /// Classifies a file by name; None for files that are not upstream payloads.
-    pub fn of(path: &Path) -> Option<RecordedKind> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        let stem = name.strip_suffix(".gz").unwrap_or(&name);
-        let stem = stem.strip_suffix(".json")?;
-        if stem.starts_with("xrays") {
-            let feed = if stem.contains("secondary") {
-                XrayFeed::Secondary
-            } else {
-                XrayFeed::Primary
-            };
-            Some(RecordedKind::Xrays(feed))
-        } else if stem.starts_with("solar_regions") {
-            Some(RecordedKind::Regions)
-        } else if stem.starts_with("donki") {
-            Some(RecordedKind::Donki)
+/// Classifies a file by name; None for files that are not upstream payloads.
+pub fn kind_of(path: &Path) -> Option<SourceKind> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let stem = name.strip_suffix(".gz").unwrap_or(&name);
+    let stem = stem.strip_suffix(".json")?;
+    if stem.starts_with("xrays") {
+        let feed = if stem.contains("secondary") {
+            XrayFeed::Secondary
         } else {
-            None
-        }
+            XrayFeed::Primary
+        };
+        Some(SourceKind::Xrays(feed))
+    } else if stem.starts_with("solar_regions") {
+        Some(SourceKind::Regions)
+    } else if stem.starts_with("donki") {
+        Some(SourceKind::Donki)
+    } else {
+        None
     }
 }
 
@@ -58,7 +39,7 @@ impl RecordedKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedFile {
     pub path: PathBuf,
-    pub kind: RecordedKind,
+    pub kind: SourceKind,
 }
 
 /// A recorded file, parsed.
@@ -92,7 +73,7 @@ pub fn scan(dir: &Path) -> Result<Vec<RecordedFile>, FilesError> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.is_file())
-        .filter_map(|path| RecordedKind::of(&path).map(|kind| RecordedFile { path, kind }))
+        .filter_map(|path| kind_of(&path).map(|kind| RecordedFile { path, kind }))
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     if files.is_empty() {
@@ -142,9 +123,9 @@ pub fn parse(file: &RecordedFile) -> Result<ParsedFile, FilesError> {
         source,
     };
     Ok(match file.kind {
-        RecordedKind::Xrays(feed) => ParsedFile::Xrays(parse_xrays(&bytes, feed).map_err(payload)?),
-        RecordedKind::Regions => ParsedFile::Regions(parse_regions(&bytes).map_err(payload)?),
-        RecordedKind::Donki => ParsedFile::Donki(parse_donki_flares(&bytes).map_err(payload)?),
+        SourceKind::Xrays(feed) => ParsedFile::Xrays(parse_xrays(&bytes, feed).map_err(payload)?),
+        SourceKind::Regions => ParsedFile::Regions(parse_regions(&bytes).map_err(payload)?),
+        SourceKind::Donki => ParsedFile::Donki(parse_donki_flares(&bytes).map_err(payload)?),
     })
 }
 
@@ -163,7 +144,7 @@ pub struct RecordedData {
 pub fn load_dir(dir: &Path, feed: XrayFeed) -> Result<RecordedData, FilesError> {
     let mut data = RecordedData::default();
     for file in scan(dir)? {
-        if matches!(file.kind, RecordedKind::Xrays(f) if f != feed) {
+        if matches!(file.kind, SourceKind::Xrays(f) if f != feed) {
             continue;
         }
         match parse(&file)? {
@@ -200,21 +181,21 @@ mod tests {
 
     #[test]
     fn names_map_to_kinds() {
-        let k = |n: &str| RecordedKind::of(Path::new(n));
+        let k = |n: &str| kind_of(Path::new(n));
         assert_eq!(
             k("xrays.json.gz"),
-            Some(RecordedKind::Xrays(XrayFeed::Primary))
+            Some(SourceKind::Xrays(XrayFeed::Primary))
         );
         assert_eq!(
             k("xrays-7-day.json"),
-            Some(RecordedKind::Xrays(XrayFeed::Primary))
+            Some(SourceKind::Xrays(XrayFeed::Primary))
         );
         assert_eq!(
             k("xrays-secondary-2024-05-01.json"),
-            Some(RecordedKind::Xrays(XrayFeed::Secondary))
+            Some(SourceKind::Xrays(XrayFeed::Secondary))
         );
-        assert_eq!(k("solar_regions.json"), Some(RecordedKind::Regions));
-        assert_eq!(k("donki_flares.json"), Some(RecordedKind::Donki));
+        assert_eq!(k("solar_regions.json"), Some(SourceKind::Regions));
+        assert_eq!(k("donki_flares.json"), Some(SourceKind::Donki));
         assert_eq!(k("injected_flares.json"), None);
         assert_eq!(k("manifest.json"), None);
         assert_eq!(k("xrays.csv"), None);

@@ -18,3 +18,34 @@ pub mod timestamp;
 
 pub use parse_error::{Parsed, PayloadError, RejectCode, RejectReason, Rejected};
 pub use payload::MAX_PAYLOAD_BYTES;
+
+use crate::domain::XrayFeed;
+
+/// An upstream feed: what a poller polls, what a recorded file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKind {
+    Xrays(XrayFeed),
+    Regions,
+    Donki,
+}
+
+impl SourceKind {
+    /// The source name used in subjects (`flare.dlq.<source>`), checkpoints and metric labels.
+    pub fn source(self) -> &'static str {
+        match self {
+            SourceKind::Xrays(_) => "xrs",
+            SourceKind::Regions => "region",
+            SourceKind::Donki => "donki",
+        }
+    }
+
+    /// Key of this feed's checkpoint in the key-value bucket.
+    pub fn checkpoint_key(self) -> &'static str {
+        match self {
+            SourceKind::Xrays(XrayFeed::Primary) => "ingest.xrs.primary",
+            SourceKind::Xrays(XrayFeed::Secondary) => "ingest.xrs.secondary",
+            SourceKind::Regions => "ingest.region",
+            SourceKind::Donki => "ingest.donki",
+        }
+    }
+}

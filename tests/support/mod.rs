@@ -3,6 +3,7 @@
 //! as `flare-plus features batch`).
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod db;
 pub mod naive;
 pub mod synth;
 

@@ -1,0 +1,57 @@
+//! What the pipeline counts, as small event functions: the log line and the metric are
+//! emitted together, names come from [`super::metrics`], labels stay bounded (source names,
+//! table names, reason codes; never data).
+
+use metrics::{counter, histogram};
+
+use super::metrics as m;
+
+/// Records published to OBS by ingest.
+pub fn records_ingested(source: &'static str, n: u64) {
+    if n > 0 {
+        counter!(m::RECORDS_INGESTED_TOTAL, "source" => source).increment(n);
+    }
+}
+
+/// One record sent to the dead-letter stream with a bounded reason code.
+pub fn record_dead_lettered(source: &'static str, code: &'static str, detail: &str) {
+    counter!(m::RECORDS_DEAD_LETTERED_TOTAL, "source" => source, "code" => code).increment(1);
+    tracing::warn!(source, code, detail, "record dead-lettered");
+}
+
+/// Rows the writer stored in one table.
+pub fn rows_written(table: &'static str, n: u64) {
+    if n > 0 {
+        counter!(m::ROWS_WRITTEN_TOTAL, "table" => table).increment(n);
+    }
+}
+
+/// A committed writer batch.
+pub fn batch_committed(messages: usize, seconds: f64) {
+    histogram!(m::WRITER_BATCH_SIZE).record(messages as f64);
+    histogram!(m::WRITER_COMMIT_SECONDS).record(seconds);
+}
+
+/// A failed batch write that will be retried.
+pub fn write_retried(code: &'static str, error: &str, attempt: u32) {
+    counter!(m::WRITER_RETRIES_TOTAL, "code" => code).increment(1);
+    tracing::warn!(code, attempt, error, "batch write failed; retrying");
+}
+
+/// A record reached a stage (`stored`, `feature_published`): time since it entered.
+pub fn end_to_end(stage: &'static str, seconds: f64) {
+    histogram!(m::END_TO_END_SECONDS, "stage" => stage).record(seconds);
+}
+
+/// Feature vectors published.
+pub fn vectors_published(series: &'static str, status: &'static str, n: u64) {
+    if n > 0 {
+        counter!(m::VECTORS_PUBLISHED_TOTAL, "series" => series, "status" => status).increment(n);
+    }
+}
+
+/// One upstream fetch and how it ended (`fresh`, `not_modified`, or an error code).
+pub fn fetched(source: &'static str, outcome: &'static str, seconds: f64) {
+    counter!(m::FETCHES_TOTAL, "source" => source, "outcome" => outcome).increment(1);
+    histogram!(m::FETCH_SECONDS, "source" => source).record(seconds);
+}
