@@ -5,8 +5,9 @@
 //!
 //! - [`domain`]: the observation types every stage shares (no I/O).
 //! - [`profile`]: flare-plus parity (default) or the spec's fixes.
-//! - [`sources`]: upstream payload parsers (SWPC X-ray, SWPC regions, NASA DONKI): bytes in,
-//!   domain records plus per-record rejects (for the dead-letter subject) out.
+//! - [`sources`]: the upstreams (SWPC X-ray, SWPC regions, NASA DONKI): the HTTP client
+//!   ([`sources::fetch`]), recorded files, and the payload parsers (bytes in, domain records
+//!   plus per-record rejects for the dead-letter subject out).
 //! - [`detect`]: flare detection from the GOES long-band flux, batch and streaming.
 //! - [`flare_events`]: flare-plus's de-duplicated `flare_events` table as a pure function.
 //! - [`features`]: the feature engine (every flare-plus feature and covariate), pure math.
@@ -17,8 +18,8 @@
 //! - [`pipeline`]: the running system: actors and the supervisor.
 //!
 //! Dependency direction is one way: `pipeline` uses `actors`, `features`, `store`, `bus` and
-//! `sources`; `features`, `detect`, `flare_events`, `sources` and `domain` use nothing of the
-//! project's I/O.
+//! `sources`; `features`, `detect`, `flare_events`, the parsers and `domain` use nothing of
+//! the project's I/O.
 
 pub mod bus;
 pub mod commands;

@@ -29,6 +29,16 @@ enum Command {
     /// Run the pipeline: connect (or start) NATS, create the streams, serve /metrics, and run
     /// until SIGINT/SIGTERM.
     Run,
+    /// Publish recorded upstream files to NATS as if polled (checkpoints, dead letters and
+    /// flare detection included), with progress and a summary.
+    Replay {
+        /// Directory of recorded upstream files (xrays*.json, solar_regions*.json, donki*.json,
+        /// optionally .gz).
+        dir: PathBuf,
+        /// `max` (as fast as the pipeline accepts) or a factor of real time such as `60x`.
+        #[arg(long, default_value = "max")]
+        speed: flare_plus::pipeline::ingest::replay::Speed,
+    },
     /// Detect flares in recorded X-ray files and write them as CSV (flare-plus's columns).
     Detect {
         /// Directory of recorded upstream files (xrays*.json[.gz], ...).
@@ -76,6 +86,10 @@ fn main() -> ExitCode {
         Command::CheckConfig => {
             print!("{}", config.redacted_toml());
             ExitCode::SUCCESS
+        }
+        Command::Replay { dir, speed } => {
+            init_logging(&config.logging.level);
+            run_async(flare_plus::commands::replay::run(config, &dir, speed))
         }
         Command::Detect { input, out } => {
             let result = with_output(out.as_deref(), |w| {

@@ -3,4 +3,6 @@
 
 pub mod detect;
 pub mod features_batch;
+pub mod progress;
+pub mod replay;
 pub mod times;

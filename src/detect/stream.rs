@@ -271,6 +271,19 @@ impl StreamDetector {
         self.stats
     }
 
+    /// Bytes held by the detector's buffers (their capacities), for memory gauges.
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.tail.capacity() * size_of::<TailSample>()
+            + self.left_records.capacity() * size_of::<LeftRecord>()
+            + self.peaks.capacity() * size_of::<Peak>()
+    }
+
+    /// Samples retained in the tail.
+    pub fn tail_len(&self) -> usize {
+        self.tail.len()
+    }
+
     /// Adds the next sample (`None` or a non-finite value = missing flux) and returns the
     /// flares that became settled, in peak order. A time not after the previous push is
     /// ignored and counted in [`StreamStats::out_of_order`].

@@ -3,6 +3,7 @@
 //! them on shutdown.
 
 pub mod events;
+pub mod ingest;
 pub mod metrics;
 pub mod supervisor;
 

@@ -1,4 +1,5 @@
-//! Upstream payload parsers: bytes in, domain records plus per-record rejects out.
+//! Upstream sources: the HTTP client that polls them ([`fetch`]), recorded files ([`files`]),
+//! and the payload parsers: bytes in, domain records plus per-record rejects out.
 //!
 //! Every parser reads the payload's top-level JSON array one element at a time (a borrowed
 //! [`serde_json::value::RawValue`] per element, never a `serde_json::Value` tree), so one bad
@@ -7,6 +8,7 @@
 //! JSON, not an array, HTML error page, too large) are a [`PayloadError`].
 
 pub mod donki;
+pub mod fetch;
 pub mod files;
 pub mod parse_error;
 pub mod swpc_regions;

@@ -5,6 +5,10 @@
 //! killed and their directories removed when the value is dropped, also when the test panics.
 //! Tests can stop, kill and restart them (same port, same data) to inject faults.
 //!
+//! [`upstream::UpstreamServer`] stands in for NOAA SWPC and NASA DONKI: a loopback HTTP server
+//! serving recorded payloads with scripted faults (errors, delays, truncation, HTML, 304), so
+//! the real reqwest client code runs in tests.
+//!
 //! A missing binary is a test failure with a message that says what to install; tests are never
 //! skipped silently.
 
@@ -12,6 +16,7 @@ mod nats;
 mod port;
 mod postgres;
 mod process;
+pub mod upstream;
 
 pub use nats::{NatsServer, NatsServerBuilder};
 pub use port::free_port;

@@ -23,7 +23,9 @@ impl ObservationPublisher {
 
     /// Sends one observation (stamped with the time it entered the system).
     pub async fn publish(&mut self, observation: &Observation) -> Result<(), SinkError> {
-        self.sink.publish(observation.to_message(&headers::now_nanos())).await
+        self.sink
+            .publish(observation.to_message(&headers::now_nanos()))
+            .await
     }
 
     /// Sends a rejected record to `flare.dlq.<source>`: its raw text, with the reason in
@@ -31,12 +33,25 @@ impl ObservationPublisher {
     pub async fn dead_letter(&mut self, rejected: &Rejected) -> Result<(), SinkError> {
         let mut h = HeaderMap::new();
         h.insert(dlq_headers::DLQ_CODE, rejected.reason.code.as_str());
-        let detail: String = rejected.reason.detail.chars().filter(|c| !c.is_control()).take(512).collect();
+        let detail: String = rejected
+            .reason
+            .detail
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(512)
+            .collect();
         h.insert(dlq_headers::DLQ_REASON, detail.as_str());
-        h.insert(dlq_headers::DLQ_SUBJECT, format!("upstream.{}", self.source).as_str());
+        h.insert(
+            dlq_headers::DLQ_SUBJECT,
+            format!("upstream.{}", self.source).as_str(),
+        );
         h.insert(dlq_headers::DLQ_ACTOR, "ingest");
         h.insert(headers::ENTERED_AT, headers::now_nanos().as_str());
-        let msg_id = format!("dlq:{}:{:016x}", self.source, content_hash(rejected.raw.as_bytes()));
+        let msg_id = format!(
+            "dlq:{}:{:016x}",
+            self.source,
+            content_hash(rejected.raw.as_bytes())
+        );
         self.sink
             .publish(OutboundMessage {
                 subject: subjects::dlq(self.source),
@@ -45,7 +60,11 @@ impl ObservationPublisher {
                 msg_id: Some(msg_id),
             })
             .await?;
-        events::record_dead_lettered(self.source, rejected.reason.code.as_str(), &rejected.reason.detail);
+        events::record_dead_lettered(
+            self.source,
+            rejected.reason.code.as_str(),
+            &rejected.reason.detail,
+        );
         Ok(())
     }
 

@@ -1,0 +1,97 @@
+//! The ingest role: one actor per upstream feed. Payloads come from pollers (live) or from a
+//! replay of recorded files; each actor publishes its records to OBS with bounded in-flight
+//! publishes, dead-letters malformed records, runs flare detection on the primary X-ray feed
+//! and checkpoints its progress in the key-value bucket.
+
+pub mod actor;
+pub mod core;
+pub mod publisher;
+pub mod replay;
+
+use actix::{Actor, Arbiter};
+use actors::nats::{Publisher, PublisherConfig};
+use actors::{ActorMetrics, Mailbox};
+
+use crate::bus::Checkpoints;
+use crate::config::Config;
+use crate::detect::StreamConfig;
+use crate::domain::XrayFeed;
+use crate::pipeline::Runtime;
+use crate::sources::SourceKind;
+
+use self::actor::IngestActor;
+use self::core::{IngestCore, IngestError};
+use self::publisher::ObservationPublisher;
+use self::replay::IngestRouter;
+
+/// Static actor names (the `actor` metric label).
+pub fn actor_name(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Xrays(XrayFeed::Primary) => "ingest_xrs_primary",
+        SourceKind::Xrays(XrayFeed::Secondary) => "ingest_xrs_secondary",
+        SourceKind::Regions => "ingest_region",
+        SourceKind::Donki => "ingest_donki",
+    }
+}
+
+/// How far behind its checkpoint a source re-publishes (late corrections upstream).
+pub fn overlap(config: &Config, kind: SourceKind) -> chrono::Duration {
+    let minutes = match kind {
+        SourceKind::Xrays(_) => config.sources.xray.overlap_minutes,
+        SourceKind::Regions => config.sources.regions.overlap_minutes,
+        SourceKind::Donki => config.sources.donki.lookback_days * 24 * 60,
+    };
+    chrono::Duration::minutes(i64::try_from(minutes).unwrap_or(i64::MAX / 60_000))
+}
+
+/// The running ingest actors; each on its own arbiter (thread), so a slow source never
+/// delays another.
+pub struct IngestRole {
+    pub router: IngestRouter,
+    arbiters: Vec<Arbiter>,
+}
+
+impl IngestRole {
+    /// Starts one actor per kind, restoring each checkpoint.
+    pub async fn start(runtime: &Runtime, kinds: &[SourceKind]) -> Result<IngestRole, IngestError> {
+        let config = &runtime.config;
+        let detector = StreamConfig {
+            min_class: config.min_class(),
+            merge: config.merge_rule(),
+            ..StreamConfig::default()
+        };
+        let mut router = IngestRouter::default();
+        let mut arbiters = Vec::new();
+        for &kind in kinds {
+            let js = async_nats::jetstream::ContextBuilder::new()
+                .max_ack_inflight(4096)
+                .backpressure_on_inflight(true)
+                .build(runtime.nats.clone());
+            let sink = Publisher::new(js, PublisherConfig::default(), runtime.shutdown.token());
+            let core = IngestCore::restore(
+                kind,
+                ObservationPublisher::new(sink, kind.source()),
+                Checkpoints::new(runtime.topology.checkpoints.clone()),
+                overlap(config, kind),
+                detector,
+            )
+            .await?;
+            let metrics = ActorMetrics::register(actor_name(kind));
+            let arbiter = Arbiter::new();
+            let actor_metrics = metrics.clone();
+            let addr = IngestActor::start_in_arbiter(&arbiter.handle(), move |_| {
+                IngestActor::new(core, actor_metrics)
+            });
+            router.actors.insert(kind, Mailbox::new(addr, metrics));
+            arbiters.push(arbiter);
+        }
+        Ok(IngestRole { router, arbiters })
+    }
+
+    /// Stops the actors' threads (after the caller finished sending to them).
+    pub fn stop(self) {
+        for arbiter in self.arbiters {
+            arbiter.stop();
+        }
+    }
+}
