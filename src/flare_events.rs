@@ -145,6 +145,27 @@ impl Changes {
     }
 }
 
+/// Folds `more` into `changes`: a row removed then re-added (or the reverse) cancels out.
+fn merge_changes(changes: &mut Changes, more: Changes) {
+    let same = |a: &FlareEvent, b: &FlareEvent| all_fields(a, b) == Ordering::Equal;
+    for row in more.removed {
+        match changes.added.iter().position(|a| same(a, &row)) {
+            Some(i) => {
+                changes.added.remove(i);
+            }
+            None => changes.removed.push(row),
+        }
+    }
+    for row in more.added {
+        match changes.removed.iter().position(|r| same(r, &row)) {
+            Some(i) => {
+                changes.removed.remove(i);
+            }
+            None => changes.added.push(row),
+        }
+    }
+}
+
 /// Rows whose peak lies in `[from, to]` and whose category is `category` are the only ones
 /// an upsert can change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +184,9 @@ pub struct FlareEventSet {
     candidates: BTreeMap<PeakKey, FlareEvent>,
     /// The current table rows, same key.
     table: BTreeMap<PeakKey, FlareEvent>,
+    /// Natural key -> the candidate stored under it: a corrected record (same key, new
+    /// values) replaces its previous version, as the store's upsert does.
+    by_natural_key: std::collections::HashMap<String, FlareEvent>,
 }
 
 /// Orders events by category, then peak, then every other field.
@@ -231,6 +255,7 @@ impl FlareEventSet {
             profile,
             candidates: BTreeMap::new(),
             table: BTreeMap::new(),
+            by_natural_key: std::collections::HashMap::new(),
         }
     }
 
@@ -246,15 +271,60 @@ impl FlareEventSet {
     }
 
     /// Adds a candidate; returns the table rows it removed and added. Adding a candidate
-    /// that is already present changes nothing.
+    /// that is already present changes nothing; a candidate with the natural key of a stored
+    /// one but other values replaces it.
     pub fn upsert(&mut self, candidate: FlareEvent) -> Changes {
         let key = PeakKey(candidate);
         if self.candidates.contains_key(&key) {
             return Changes::default();
         }
         let event = key.0.clone();
+        let mut changes = Changes::default();
+        if let Some(previous) = self
+            .by_natural_key
+            .insert(event.natural_key(), event.clone())
+        {
+            self.candidates.remove(&PeakKey(previous.clone()));
+            let range = self.component_range(previous.class_category, previous.peak_time);
+            changes = self.recompute(range);
+        }
         self.candidates.insert(key, event.clone());
         let range = self.component_range(event.class_category, event.peak_time);
+        let more = self.recompute(range);
+        merge_changes(&mut changes, more);
+        changes
+    }
+
+    /// Forgets candidates and rows with a peak before `t` (they can no longer affect any tick
+    /// a caller will evaluate), keeping memory bounded on an endless stream.
+    pub fn evict_before(&mut self, t: DateTime<Utc>) {
+        self.candidates.retain(|k, _| k.0.peak_time >= t);
+        self.table.retain(|k, _| k.0.peak_time >= t);
+        self.by_natural_key.retain(|_, e| e.peak_time >= t);
+    }
+
+    /// Bytes held (entries times their size, strings included), for memory gauges.
+    pub fn memory_bytes(&self) -> usize {
+        let event = |e: &FlareEvent| {
+            std::mem::size_of::<FlareEvent>()
+                + e.flare_class.capacity()
+                + e.external_id.as_ref().map_or(0, String::capacity)
+                + e.location.as_ref().map_or(0, String::capacity)
+        };
+        self.candidates
+            .values()
+            .map(|e| 2 * event(e))
+            .sum::<usize>()
+            + self.table.values().map(|e| 2 * event(e)).sum::<usize>()
+            + self
+                .by_natural_key
+                .values()
+                .map(|e| event(e) + 64)
+                .sum::<usize>()
+    }
+
+    /// Re-materialises `range` and applies the difference to the table.
+    fn recompute(&mut self, range: PeakRange) -> Changes {
         let component: Vec<FlareEvent> = self.in_range(&self.candidates, range).cloned().collect();
         let old: Vec<FlareEvent> = self.in_range(&self.table, range).cloned().collect();
         let new = materialize(&component, self.profile);

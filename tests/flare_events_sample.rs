@@ -142,6 +142,11 @@ proptest! {
         improved in any::<bool>(),
     ) {
         let profile = if improved { Profile::Improved } else { Profile::FlarePlus };
+        // One version per natural key: a second version of a key is a correction, which
+        // replaces the first (covered by `a_corrected_record_replaces_its_previous_version`).
+        let mut seen = std::collections::HashSet::new();
+        let candidates: Vec<FlareEvent> =
+            candidates.into_iter().filter(|c| seen.insert(c.natural_key())).collect();
         let expected = materialize(&candidates, profile);
         let mut shuffled = candidates.clone();
         // Deterministic shuffle from the generated seed.
@@ -173,4 +178,34 @@ proptest! {
         applied_sorted.sort_by(|a, b| flare_plus::flare_events::insertion_order(profile, a, b));
         prop_assert_eq!(applied_sorted, expected);
     }
+}
+
+/// A DONKI record re-sent with corrected values (same flrID) replaces its previous version in
+/// the incremental table, as the store's upsert by natural key does.
+#[test]
+fn a_corrected_record_replaces_its_previous_version() {
+    let mut donki = load_donki_sample()
+        .into_iter()
+        .next()
+        .expect("a DONKI flare");
+    let mut set = FlareEventSet::new(Profile::Improved);
+    let first = set.upsert(donki.clone());
+    assert_eq!(first.added.len(), 1);
+    donki.peak_time += Duration::minutes(7);
+    donki.class_magnitude += 0.5;
+    let changes = set.upsert(donki.clone());
+    assert_eq!(
+        changes.removed, first.added,
+        "the old version leaves the table"
+    );
+    assert_eq!(changes.added.len(), 1);
+    assert_eq!(changes.added[0].peak_time, donki.peak_time);
+    assert_eq!(set.table().len(), 1);
+    assert_eq!(set.len_candidates(), 1);
+}
+
+fn load_donki_sample() -> Vec<FlareEvent> {
+    parse_donki_flares(&read_fixture("donki_flares.json"))
+        .unwrap()
+        .records
 }

@@ -325,7 +325,7 @@ impl FeatureEngine {
         // Region block: present when a region row lies in [T − 48 h, T].
         match self.regions.pick(now, self.data_window_us, profile) {
             Some(e) => push_region_block(e, &mut cells),
-            None => cells.extend(std::iter::repeat_n(Cell::Missing, 23)),
+            None => cells.extend(std::iter::repeat_n(Cell::Missing, REGION_BLOCK_COLUMNS)),
         }
         // Flux block: present when a flux row lies in [T − 48 h, T].
         let flux_present = self
@@ -357,6 +357,35 @@ impl FeatureEngine {
             timestamp: t,
             cells,
         })
+    }
+
+    /// The global row plus one row per active region (a region with a row in `[T − 48 h, T]`).
+    /// A region's row is the global row with the region block computed from that region's
+    /// latest row in the window; the flux and flare blocks are global, as in flare-plus's
+    /// per-region `compute_features` (which used the region's oldest row, Q14).
+    pub fn features_with_regions_at(
+        &mut self,
+        t: DateTime<Utc>,
+    ) -> Result<(FeatureRow, Vec<(i32, FeatureRow)>), EngineError> {
+        let global = self.features_at(t)?;
+        let now = t.timestamp_micros();
+        let profile = self.cfg.profile;
+        let mut per_region = Vec::new();
+        for (number, entry) in self.regions.latest_per_region(now, self.data_window_us) {
+            let mut block = Vec::with_capacity(REGION_BLOCK_COLUMNS);
+            push_region_block(entry, &mut block);
+            finalise_features(&mut block, profile);
+            let mut cells = global.cells.clone();
+            cells.splice(0..REGION_BLOCK_COLUMNS, block);
+            per_region.push((
+                number,
+                FeatureRow {
+                    timestamp: t,
+                    cells,
+                },
+            ));
+        }
+        Ok((global, per_region))
     }
 
     /// The `TimeVaryingCovariateEngineer.compute_time_varying_covariates(T)` row (spec 5.5).
@@ -461,6 +490,9 @@ fn push_region_block(e: &RegionEntry, out: &mut Vec<Cell>) {
 /// flare-plus step 6 (spec 5.1): a row with any NaN gets every NaN replaced by 0 (and loses its
 /// string columns, which we keep: Q13). So in the flare-plus profile no NaN survives; absent
 /// blocks stay [`Cell::Missing`]. The improved profile keeps NaN explicit as missing.
+/// Columns of the region block (spec 5.3 #1-#23), at the start of every feature row.
+const REGION_BLOCK_COLUMNS: usize = 23;
+
 fn finalise_features(cells: &mut [Cell], profile: Profile) {
     for c in cells.iter_mut() {
         if let Cell::Num(x) = c {

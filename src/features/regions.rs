@@ -117,6 +117,18 @@ impl RegionStore {
         Some(best)
     }
 
+    /// Active regions at `now`: each region number with a row in `[now − window, now]`, with
+    /// its latest such row (the per-region feature vectors' region block).
+    pub fn latest_per_region(&self, now: i64, window_us: i64) -> BTreeMap<i32, &RegionEntry> {
+        let lo = now.saturating_sub(window_us);
+        let mut latest: BTreeMap<i32, &RegionEntry> = BTreeMap::new();
+        // Ascending time: a later row of the same region replaces an earlier one.
+        for (_, e) in self.rows.range((lo, i32::MIN)..=(now, i32::MAX)) {
+            latest.insert(e.region_number, e);
+        }
+        latest
+    }
+
     /// Covariates over rows with timestamp in `[now − lookback, now]`; `None` without rows.
     /// `avg_area` is the mean of the non-null areas: NaN when all are null in flare-plus
     /// (Q22, kept), 0.0 in the improved profile.

@@ -26,6 +26,13 @@ pub fn rows_written(table: &'static str, n: u64) {
     }
 }
 
+/// Records committed by the writer (acked after the commit), whatever the rows they touched.
+pub fn records_stored(n: u64) {
+    if n > 0 {
+        counter!(m::RECORDS_STORED_TOTAL).increment(n);
+    }
+}
+
 /// A committed writer batch.
 pub fn batch_committed(messages: usize, seconds: f64) {
     histogram!(m::WRITER_BATCH_SIZE).record(messages as f64);

@@ -11,6 +11,8 @@ pub const END_TO_END_SECONDS: &str = "pipeline_end_to_end_seconds";
 pub const RECORDS_INGESTED_TOTAL: &str = "pipeline_records_ingested_total";
 /// Counter by `source`, `code`: records dead-lettered.
 pub const RECORDS_DEAD_LETTERED_TOTAL: &str = "pipeline_records_dead_lettered_total";
+/// Counter: records the writer committed (acked after the commit).
+pub const RECORDS_STORED_TOTAL: &str = "pipeline_records_stored_total";
 /// Counter by `table`: rows written (inserted or updated) by the writer.
 pub const ROWS_WRITTEN_TOTAL: &str = "pipeline_rows_written_total";
 /// Histogram: messages per committed writer batch.

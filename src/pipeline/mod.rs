@@ -6,5 +6,6 @@ pub mod events;
 pub mod ingest;
 pub mod metrics;
 pub mod supervisor;
+pub mod writer;
 
 pub use supervisor::{Runtime, StartError};

@@ -1,0 +1,106 @@
+//! The writer role: a durable pull consumer on OBS shared by every writer process, feeding
+//! the [`actor::WriterActor`], which stores batches through [`crate::store`].
+
+pub mod actor;
+
+use std::time::Duration;
+
+use actix::{Actor, Arbiter};
+use actors::nats::{DeadLetterSink, PullSource, PullSourceConfig};
+use actors::{ActorMetrics, Mailbox};
+
+use crate::bus::{streams, subjects};
+use crate::config::Config;
+use crate::pipeline::{Runtime, StartError};
+use crate::store::{Store, StoreOptions};
+
+use self::actor::{WriterActor, WriterSettings};
+
+/// The actor name (metric label).
+pub const ACTOR: &str = "writer";
+
+/// Connects to the configured database (creating the SQLite file's directory) and runs the
+/// migrations.
+pub async fn open_store(config: &Config) -> Result<Store, crate::store::StoreError> {
+    let options = StoreOptions {
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&config.database.url, &options).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The running writer: its arbiter and the source task.
+pub struct WriterRole {
+    arbiter: Arbiter,
+    pub store: Store,
+}
+
+impl WriterRole {
+    /// Opens the store, binds the `writer` consumer and starts pulling. The source runs as a
+    /// task tracked by the runtime's shutdown: on stop it stops pulling and waits for the
+    /// actor to commit and ack what it holds.
+    pub async fn start(runtime: &Runtime) -> Result<WriterRole, StartError> {
+        let config = &runtime.config;
+        let store = open_store(config)
+            .await
+            .map_err(|e| StartError::Config(format!("database: {e}")))?;
+        let probe = store.clone();
+        runtime.readiness.add_check("database", move || {
+            let store = probe.clone();
+            async move { store.ping().await.map_err(|e| e.to_string()) }
+        });
+        let w = &config.writer;
+        let consumer = streams::durable_obs_consumer(
+            &runtime.topology,
+            streams::WRITER_CONSUMER,
+            w.max_in_flight,
+        )
+        .await?;
+        let settings = WriterSettings {
+            batch_max_messages: w.batch_max_messages,
+            batch_max_bytes: w.batch_max_bytes,
+            batch_max_wait: Duration::from_millis(w.batch_max_wait_ms),
+            retry_base: Duration::from_millis(w.retry_base_ms),
+            retry_max: Duration::from_millis(w.retry_max_ms),
+            progress_every: Duration::from_secs(10),
+            profile: config.features.profile,
+        };
+        let metrics = ActorMetrics::register(ACTOR);
+        let arbiter = Arbiter::new();
+        let (actor_store, actor_metrics, shutdown) =
+            (store.clone(), metrics.clone(), runtime.shutdown.clone());
+        let addr = WriterActor::start_in_arbiter(&arbiter.handle(), move |_| {
+            WriterActor::new(actor_store, settings, actor_metrics, shutdown)
+        });
+        let dead_letters = DeadLetterSink::new(runtime.topology.js.clone(), subjects::dlq_for);
+        let source = PullSource::new(
+            consumer,
+            PullSourceConfig {
+                max_in_flight: w.max_in_flight,
+                batch: w.batch_max_messages.min(512),
+                ..Default::default()
+            },
+            metrics.clone(),
+            dead_letters,
+        )
+        .with_ready_flag(runtime.readiness.add_flag("writer consumer bound"));
+        let mailbox = Mailbox::new(addr, metrics);
+        let (shutdown, limit) = (runtime.shutdown.clone(), config.shutdown.limit());
+        runtime.shutdown.spawn(async move {
+            let report = source.run(mailbox, shutdown, limit).await;
+            tracing::info!(
+                delivered = report.delivered,
+                drained = report.drained,
+                "writer source stopped"
+            );
+        });
+        Ok(WriterRole { arbiter, store })
+    }
+
+    pub fn stop(self) {
+        self.arbiter.stop();
+    }
+}
