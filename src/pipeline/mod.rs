@@ -3,6 +3,7 @@
 //! them on shutdown.
 
 pub mod events;
+pub mod features;
 pub mod ingest;
 pub mod metrics;
 pub mod supervisor;

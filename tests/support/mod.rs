@@ -5,6 +5,7 @@
 
 pub mod db;
 pub mod naive;
+pub mod stream;
 pub mod synth;
 
 use std::collections::HashMap;

@@ -1,0 +1,3 @@
+//! The feature role: live feature vectors on `flare.features.>` from the observations on OBS.
+
+pub mod series;

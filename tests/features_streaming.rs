@@ -1,0 +1,169 @@
+//! The live feature series against the batch command: fed the sample in stream order (as
+//! ingest publishes it), every final vector equals the batch output for the same tick, bit
+//! for bit, features and covariates; every tick is final exactly once; provisional vectors
+//! come first; a restart from a checkpoint continues without skipping or repeating a tick.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use flare_plus::bus::Observation;
+use flare_plus::features::{compute_covariates_batch, compute_features_batch, Cell};
+use flare_plus::pipeline::features::series::{
+    FeatureSeries, SeriesId, SeriesProgress, SeriesSettings, VectorStatus,
+};
+use flare_plus::profile::Profile;
+use support::stream::sample_stream;
+use support::{load_fixture, load_times};
+
+fn settings(profile: Profile) -> SeriesSettings {
+    SeriesSettings {
+        profile,
+        cadence: Duration::minutes(1),
+        horizon: Duration::hours(2),
+        regions: false,
+    }
+}
+
+/// Bit-level equality of two rows (NaN == NaN when the bits match).
+fn same_bits(a: &[Cell], b: &[Cell]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Cell::Num(p), Cell::Num(q)) => p.to_bits() == q.to_bits(),
+            _ => x == y,
+        })
+}
+
+struct Run {
+    finals: BTreeMap<DateTime<Utc>, (Vec<Cell>, Vec<Cell>)>,
+    provisional: usize,
+    finals_published: usize,
+}
+
+fn run(series: &mut FeatureSeries, stream: &[Observation], from: usize, to: usize, out: &mut Run) {
+    for (i, obs) in stream.iter().enumerate().take(to).skip(from) {
+        series.observe(obs, Some(i as u64 + 1));
+        let due = series.due().expect("engine");
+        for v in due {
+            assert_eq!(v.series, SeriesId::Global);
+            match v.status {
+                VectorStatus::Provisional => out.provisional += 1,
+                VectorStatus::Final => {
+                    out.finals_published += 1;
+                    let cov = v.covariates.expect("global vectors carry covariates").cells;
+                    let previous = out
+                        .finals
+                        .insert(v.features.timestamp, (v.features.cells, cov));
+                    assert!(
+                        previous.is_none(),
+                        "tick {} final twice",
+                        v.features.timestamp
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_against_batch(profile: Profile, finals: &BTreeMap<DateTime<Utc>, (Vec<Cell>, Vec<Cell>)>) {
+    let f = load_fixture();
+    let flares = support::load_flares_for(&f.flux, profile);
+    // Live ticks exist up to the last flux sample (S4's last tick, 2024-05-31T00:00, is a
+    // minute past the data).
+    let last = *finals.keys().last().unwrap();
+    let mut ticks = load_times(2);
+    ticks.extend(load_times(4));
+    ticks.retain(|t| *t <= last);
+    assert_eq!(ticks.len(), 1000 + 720);
+    let features = compute_features_batch(&f.flux, &f.regions, &flares, &ticks, profile).unwrap();
+    let covariates =
+        compute_covariates_batch(&f.flux, &f.regions, &flares, &ticks, profile).unwrap();
+    for ((t, batch_f), batch_c) in ticks.iter().zip(&features).zip(&covariates) {
+        let (live_f, live_c) = finals
+            .get(t)
+            .unwrap_or_else(|| panic!("tick {t} was never final"));
+        assert!(
+            same_bits(live_f, &batch_f.cells),
+            "features at {t} differ from batch"
+        );
+        assert!(
+            same_bits(live_c, &batch_c.cells),
+            "covariates at {t} differ from batch"
+        );
+    }
+}
+
+#[test]
+fn final_vectors_equal_the_batch_output_bit_for_bit() {
+    for profile in [Profile::FlarePlus, Profile::Improved] {
+        let stream = sample_stream(profile);
+        let mut series = FeatureSeries::new(settings(profile), SeriesProgress::default()).unwrap();
+        let mut out = Run {
+            finals: BTreeMap::new(),
+            provisional: 0,
+            finals_published: 0,
+        };
+        run(&mut series, &stream, 0, stream.len(), &mut out);
+        assert!(series.finished(), "end of input makes every tick final");
+        // Every minute from the first to the last flux sample, once.
+        let first = *out.finals.keys().next().unwrap();
+        let last = *out.finals.keys().last().unwrap();
+        assert_eq!(first.to_rfc3339(), "2024-05-01T00:00:00+00:00");
+        assert_eq!(last.to_rfc3339(), "2024-05-30T23:59:00+00:00");
+        assert_eq!(out.finals.len() as i64, (last - first).num_minutes() + 1);
+        assert_eq!(out.finals_published, out.finals.len());
+        // Every tick but the last two hours (final at the end of input) was provisional first.
+        assert!(
+            out.provisional >= out.finals.len() - 121,
+            "{} provisional",
+            out.provisional
+        );
+        assert!(out.provisional <= out.finals.len());
+        check_against_batch(profile, &out.finals);
+    }
+}
+
+#[test]
+fn a_restart_from_the_checkpoint_continues_without_gaps_or_repeats() {
+    let profile = Profile::FlarePlus;
+    let stream = sample_stream(profile);
+    let cut = stream.len() * 2 / 5;
+    let mut first = FeatureSeries::new(settings(profile), SeriesProgress::default()).unwrap();
+    let mut out = Run {
+        finals: BTreeMap::new(),
+        provisional: 0,
+        finals_published: 0,
+    };
+    run(&mut first, &stream, 0, cut, &mut out);
+    let progress = first.progress();
+    let rebuild = first.rebuild_from().expect("something retained") as usize;
+    drop(first);
+    assert!(
+        rebuild > 1,
+        "the rebuild starts inside the stream, not at its beginning"
+    );
+
+    // The restarted series re-reads the stream from the rebuild point (already-published ticks
+    // are not published again) and continues live from the cut.
+    let mut second = FeatureSeries::new(settings(profile), progress).unwrap();
+    let mut replayed = Run {
+        finals: BTreeMap::new(),
+        provisional: 0,
+        finals_published: 0,
+    };
+    run(&mut second, &stream, rebuild - 1, cut, &mut replayed);
+    assert_eq!(
+        replayed.finals_published, 0,
+        "nothing final is published twice during the rebuild"
+    );
+    run(&mut second, &stream, cut, stream.len(), &mut out);
+    let ticks: Vec<_> = out.finals.keys().copied().collect();
+    assert!(
+        ticks
+            .windows(2)
+            .all(|w| w[1] - w[0] == Duration::minutes(1)),
+        "no tick skipped"
+    );
+    check_against_batch(profile, &out.finals);
+}
