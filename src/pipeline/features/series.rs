@@ -17,6 +17,7 @@
 //!   can still decide whether a DONKI flare before T counts;
 //! - regions and DONKI flares are published in data-time order (at their timestamp and peak),
 //!   so they arrived before the flux passed T + horizon.
+//!
 //! A DONKI flare published later than that (DONKI lags reality by hours) can change ticks
 //! that were already final; such records are counted as `late_flares`.
 
