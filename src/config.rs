@@ -249,7 +249,8 @@ pub struct FeaturesConfig {
     pub cadence_secs: u64,
     pub final_horizon_minutes: u64,
     pub max_in_flight: usize,
-    pub publish_region_vectors: bool,
+    /// Per-region vectors (final only) every this many seconds of data time; 0 = none.
+    pub region_vector_every_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

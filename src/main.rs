@@ -26,9 +26,24 @@ struct Cli {
 enum Command {
     /// Print the effective configuration (secrets redacted) and exit; non-zero if invalid.
     CheckConfig,
-    /// Run the pipeline: connect (or start) NATS, create the streams, serve /metrics, and run
-    /// until SIGINT/SIGTERM.
-    Run,
+    /// Run the pipeline (all roles by default). With --replay DIR: stream recorded files through
+    /// ingest -> NATS -> writer + features and exit once everything is stored and every final
+    /// feature vector is published. Without: poll the live feeds until SIGINT/SIGTERM.
+    Run {
+        /// Which part to run in this process; any number of writer and features processes can
+        /// join the same NATS.
+        #[arg(long, value_enum, default_value = "all")]
+        role: flare_plus::commands::run::Role,
+        /// Replay recorded upstream files instead of (or, with --follow, before) live polling.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
+        /// Replay speed: `max` or a factor of real time such as `60x`.
+        #[arg(long, default_value = "max")]
+        speed: flare_plus::pipeline::ingest::replay::Speed,
+        /// After the replay, keep running and poll the live feeds.
+        #[arg(long)]
+        follow: bool,
+    },
     /// Publish recorded upstream files to NATS as if polled (checkpoints, dead letters and
     /// flare detection included), with progress and a summary.
     Replay {
@@ -147,20 +162,20 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Run => {
+        Command::Run {
+            role,
+            replay,
+            speed,
+            follow,
+        } => {
             init_logging(&config.logging.level);
-            run_async(async move {
-                let runtime = flare_plus::pipeline::Runtime::start(config, "all", true).await?;
-                runtime.shutdown.listen_for_signals()?;
-                tracing::info!("running; Ctrl-C to stop");
-                runtime.shutdown.cancelled().await;
-                let drained = runtime.finish().await;
-                anyhow::ensure!(
-                    drained,
-                    "stopped before every in-flight message was finished"
-                );
-                Ok(())
-            })
+            let options = flare_plus::commands::run::RunOptions {
+                role,
+                replay,
+                speed,
+                follow,
+            };
+            run_async(flare_plus::commands::run::run(config, options))
         }
     }
 }

@@ -22,7 +22,7 @@ fn settings(profile: Profile) -> SeriesSettings {
         profile,
         cadence: Duration::minutes(1),
         horizon: Duration::hours(2),
-        regions: false,
+        region_cadence: None,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod headers;
 pub mod streams;
 pub mod subjects;
+pub mod vectors;
 
 pub use checkpoint::Checkpoints;
 pub use codec::{DecodeError, Observation, ProgressMark};

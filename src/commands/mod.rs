@@ -5,4 +5,5 @@ pub mod detect;
 pub mod features_batch;
 pub mod progress;
 pub mod replay;
+pub mod run;
 pub mod times;

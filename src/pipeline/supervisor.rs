@@ -102,10 +102,11 @@ impl Runtime {
         })
     }
 
-    /// Waits for every tracked task (at most the configured limit), drains the NATS client,
-    /// keeps serving /metrics for the final-scrape delay, and stops the embedded server.
-    /// Returns false if the drain limit was hit.
-    pub async fn finish(self) -> bool {
+    /// First half of a stop: readiness goes 503, every loop is told to stop, and the tracked
+    /// tasks (the pull sources, which wait for their actors to finish and ack what they hold)
+    /// get up to the configured limit. Returns false if the limit was hit. NATS stays
+    /// connected, so roles can flush and checkpoint afterwards.
+    pub async fn drain(&self) -> bool {
         self.readiness.set_draining();
         self.shutdown.trigger();
         let limit = self.config.shutdown.limit();
@@ -116,6 +117,13 @@ impl Runtime {
                 "drain limit reached with work still in flight"
             );
         }
+        finished
+    }
+
+    /// Second half: drains the NATS client (pending publishes and acks reach the server),
+    /// keeps serving /metrics for the final-scrape delay, stops the endpoint and the embedded
+    /// nats-server.
+    pub async fn close(self) {
         if let Err(e) = tokio::time::timeout(Duration::from_secs(5), self.nats.drain())
             .await
             .unwrap_or(Ok(()))
@@ -131,7 +139,14 @@ impl Runtime {
         if let Some(server) = self.embedded {
             server.stop().await;
         }
-        finished
+    }
+
+    /// [`Runtime::drain`] then [`Runtime::close`], for processes with nothing to flush in
+    /// between. Returns false if the drain limit was hit.
+    pub async fn finish(self) -> bool {
+        let drained = self.drain().await;
+        self.close().await;
+        drained
     }
 }
 

@@ -40,8 +40,10 @@ pub struct SeriesSettings {
     pub cadence: Duration,
     /// Flux must have arrived this far past a tick for the tick to be final.
     pub horizon: Duration,
-    /// Also compute one vector per active region.
-    pub regions: bool,
+    /// One vector per active region at final ticks that are multiples of this (None: no
+    /// region vectors). The region block changes once a day and the rest is the global
+    /// vector's, so the default is hourly.
+    pub region_cadence: Option<Duration>,
 }
 
 /// Provisional or final.
@@ -325,7 +327,12 @@ impl FeatureSeries {
             VectorStatus::Provisional => &mut self.provisional,
             VectorStatus::Final => &mut self.finals,
         };
-        let (global, regions) = if self.settings.regions {
+        let region_tick = status == VectorStatus::Final
+            && self
+                .settings
+                .region_cadence
+                .is_some_and(|c| align_down(t, c) == t);
+        let (global, regions) = if region_tick {
             engine.features_with_regions_at(t)?
         } else {
             (engine.features_at(t)?, Vec::new())

@@ -40,6 +40,9 @@ impl Records {
 pub struct IngestPayload {
     pub records: Records,
     pub rejected: Vec<Rejected>,
+    /// The upstream's conditional-GET validators for this payload (polls only), saved with
+    /// the checkpoint so a restart does not re-download an unchanged feed.
+    pub validators: Option<(Option<String>, Option<String>)>,
 }
 
 /// What one payload did.
@@ -136,12 +139,6 @@ impl IngestCore {
         &self.state
     }
 
-    /// Conditional-GET validators for the next poll.
-    pub fn set_validators(&mut self, etag: Option<String>, last_modified: Option<String>) {
-        self.state.etag = etag;
-        self.state.last_modified = last_modified;
-    }
-
     /// Records at or before this time were published by an earlier payload.
     fn floor(&self) -> Option<DateTime<Utc>> {
         self.state
@@ -215,6 +212,10 @@ impl IngestCore {
         }
         self.publisher.flush().await?;
         self.state.last_time = newest;
+        if let Some((etag, last_modified)) = payload.validators {
+            self.state.etag = etag;
+            self.state.last_modified = last_modified;
+        }
         self.save().await?;
         events::records_ingested(self.kind.source(), report.published as u64);
         events::records_ingested("detected", report.flares_detected as u64);

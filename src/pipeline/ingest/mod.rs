@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod core;
+pub mod poller;
 pub mod publisher;
 pub mod replay;
 

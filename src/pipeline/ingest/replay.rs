@@ -106,6 +106,7 @@ impl Lane {
         IngestPayload {
             records,
             rejected: std::mem::take(&mut self.rejected),
+            validators: None,
         }
     }
 }
@@ -237,6 +238,7 @@ pub async fn replay(
             IngestPayload {
                 records: empty_like(&lanes[i].records),
                 rejected: std::mem::take(&mut lanes[i].rejected),
+                validators: None,
             }
         };
         let n = payload.records.len();
