@@ -5,6 +5,7 @@
 
 pub mod db;
 pub mod naive;
+pub mod procs;
 pub mod stream;
 pub mod synth;
 

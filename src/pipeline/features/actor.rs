@@ -81,7 +81,9 @@ impl Handler<Envelope<Delivery>> for FeatureActor {
                 actor.core = Some(core);
                 actor.report_memory();
                 if idle {
-                    actor.linger = Some(ctx.notify_later(Settle { force: false }, LINGER));
+                    // Input paused: settle and checkpoint whatever the rate limit says, so the stored
+                    // progress never lags behind an idle actor.
+                    actor.linger = Some(ctx.notify_later(Settle { force: true }, LINGER));
                 }
                 drop(timer);
             }),

@@ -1,0 +1,275 @@
+//! The whole pipeline as an operator runs it: the three roles as separate OS processes of the
+//! built binary, against a private nats-server and PostgreSQL, replaying the 30-day sample.
+//! Checks: the database holds exactly the sample's unique records; the final feature vectors
+//! on `flare.features.global` equal the batch command's output for the same ticks, bit for
+//! bit; each process's /metrics shows the actor metrics with counts that add up (records in
+//! = records stored + dead-lettered); SIGTERM stops the services cleanly.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{self, DeliverPolicy};
+use chrono::{DateTime, Utc};
+use flare_plus::bus::vectors::{cells, VectorMessage};
+use flare_plus::domain::XrayFeed;
+use flare_plus::features::{
+    compute_covariates_batch, compute_features_batch, covariate_columns, feature_columns, Cell,
+};
+use flare_plus::pipeline::features::series::VectorStatus;
+use flare_plus::profile::Profile;
+use flare_plus::store::{Store, StoreOptions};
+use futures_util::StreamExt;
+use support::db::{golden_flare_rows, sort_rows, FlareRow};
+use support::procs::{fixture_path, metric, metric_sum, Env};
+
+fn same_bits(a: &[Cell], b: &[Cell]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Cell::Num(p), Cell::Num(q)) => p.to_bits() == q.to_bits(),
+            (Cell::Int(i), Cell::Num(q)) | (Cell::Num(q), Cell::Int(i)) => {
+                (*i as f64).to_bits() == q.to_bits()
+            }
+            _ => x == y,
+        })
+}
+
+/// Reads every message of the FEATURES stream (final global vectors by tick, and counts).
+async fn read_vectors(
+    js: &async_nats::jetstream::Context,
+) -> (BTreeMap<DateTime<Utc>, VectorMessage>, usize, usize) {
+    let mut stream = js.get_stream("FEATURES").await.expect("FEATURES stream");
+    let total = stream.info().await.expect("info").state.messages as usize;
+    let reader = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .expect("ordered reader");
+    let mut messages = reader.messages().await.expect("messages");
+    let (mut finals, mut provisional, mut regions) = (BTreeMap::new(), 0, 0);
+    for _ in 0..total {
+        let m = messages.next().await.expect("message").expect("ok");
+        let v = VectorMessage::decode(&m.payload).expect("a vector");
+        match (v.series.as_str(), v.status) {
+            ("global", VectorStatus::Final) => {
+                assert!(
+                    finals.insert(v.tick, v).is_none(),
+                    "a final tick published twice"
+                );
+            }
+            ("global", VectorStatus::Provisional) => provisional += 1,
+            _ => regions += 1,
+        }
+    }
+    (finals, provisional, regions)
+}
+
+#[test]
+fn three_role_processes_replay_the_sample_into_postgres_and_features() {
+    let nats = testkit::NatsServer::start();
+    let pg = testkit::Postgres::start();
+    let db_url = pg.create_database("flare_e2e");
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        nats_url: nats.url(),
+        database_url: db_url.clone(),
+        dir: dir.path().to_path_buf(),
+        extra: vec![],
+    };
+
+    let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
+    writer.wait_ready(Duration::from_secs(60));
+    let mut features = env.spawn("features", &["run", "--role", "features"]);
+    features.wait_ready(Duration::from_secs(60));
+    let sample = fixture_path();
+    let mut ingest = env.spawn(
+        "ingest",
+        &[
+            "run",
+            "--role",
+            "ingest",
+            "--replay",
+            sample.to_str().unwrap(),
+        ],
+    );
+    let status = ingest.wait_exit(Duration::from_secs(300));
+    assert!(status.success(), "ingest failed:\n{}", ingest.log_text());
+    assert!(
+        ingest.log_text().contains("replayed 43358 records"),
+        "{}",
+        ingest.log_text()
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
+    let js = {
+        let _guard = rt.enter();
+        async_nats::jetstream::new(client.clone())
+    };
+    // Done when both consumers have nothing pending and the feature checkpoint reached the
+    // last minute of the sample (end of input makes every tick final).
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let done = rt.block_on(async {
+            let obs = js.get_stream("OBS").await.unwrap();
+            let mut caught_up = true;
+            for name in ["writer", "features"] {
+                let mut c = obs
+                    .get_consumer::<consumer::pull::Config>(name)
+                    .await
+                    .unwrap();
+                let info = c.info().await.unwrap();
+                caught_up &= info.num_pending == 0 && info.num_ack_pending == 0;
+            }
+            let kv = js.get_key_value("flare_checkpoints").await.unwrap();
+            let checkpoint = kv
+                .get("features.global")
+                .await
+                .unwrap()
+                .map(|b| String::from_utf8_lossy(&b).to_string());
+            caught_up
+                && checkpoint.is_some_and(|c| c.contains("\"last_final\":\"2024-05-30T23:59:00Z\""))
+        });
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pipeline did not finish:\nwriter:\n{}\nfeatures:\n{}",
+            writer.log_text(),
+            features.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // Storage: exactly the sample's unique records.
+    rt.block_on(async {
+        let store = Store::connect(&db_url, &StoreOptions::default())
+            .await
+            .unwrap();
+        let (from, to) = (
+            "2024-04-01T00:00:00Z".parse().unwrap(),
+            "2024-07-01T00:00:00Z".parse().unwrap(),
+        );
+        let flux = store.read_flux(XrayFeed::Primary, from, to).await.unwrap();
+        assert_eq!(flux.len(), 42_991);
+        assert_eq!(
+            flux,
+            support::load_xrays(),
+            "flux rows equal the parsed sample"
+        );
+        assert_eq!(store.read_regions(from, to).await.unwrap().len(), 297);
+        let mut rows: Vec<FlareRow> = store
+            .read_flare_events(from, to)
+            .await
+            .unwrap()
+            .iter()
+            .map(FlareRow::of)
+            .collect();
+        sort_rows(&mut rows);
+        assert_eq!(
+            rows,
+            golden_flare_rows(),
+            "flare_events equals flare-plus's table"
+        );
+    });
+
+    // Feature vectors: every minute final once, equal to the batch output bit for bit.
+    let (finals, provisional, regions) = rt.block_on(read_vectors(&js));
+    assert_eq!(
+        finals.len(),
+        43_200,
+        "every minute of the sample is final once"
+    );
+    assert!(
+        provisional >= 43_200 - 121,
+        "{provisional} provisional vectors"
+    );
+    assert!(regions > 0, "region vectors published");
+    let f = support::load_fixture();
+    let ticks: Vec<DateTime<Utc>> = finals.keys().copied().collect();
+    let batch =
+        compute_features_batch(&f.flux, &f.regions, &f.flares, &ticks, Profile::FlarePlus).unwrap();
+    let batch_cov =
+        compute_covariates_batch(&f.flux, &f.regions, &f.flares, &ticks, Profile::FlarePlus)
+            .unwrap();
+    for ((t, live), (row, cov)) in finals.iter().zip(batch.iter().zip(&batch_cov)) {
+        assert!(
+            same_bits(&cells(&live.features, feature_columns()), &row.cells),
+            "features at {t}"
+        );
+        let live_cov = cells(
+            live.covariates.as_ref().expect("covariates"),
+            covariate_columns(),
+        );
+        assert!(same_bits(&live_cov, &cov.cells), "covariates at {t}");
+    }
+
+    // Metrics: actor metrics present in every process; records in = stored + dead-lettered.
+    let (w, fm) = (writer.metrics(), features.metrics());
+    let stored = metric(&w, "pipeline_records_stored_total").expect("stored counter");
+    let dead = metric_sum(&w, "pipeline_records_dead_lettered_total", "");
+    let ingested = 42_991.0 + 297.0 + 70.0 + 83.0; // ingest exited; its counts per source:
+    assert_eq!(
+        stored + dead,
+        ingested,
+        "records in = records stored + dead-lettered"
+    );
+    assert_eq!(
+        metric(
+            &w,
+            "pipeline_rows_written_total{table=\"flare_goes_xray_flux\"}"
+        ),
+        Some(42_991.0)
+    );
+    for (text, actor) in [(&w, "writer"), (&fm, "features")] {
+        let ok = metric(
+            text,
+            &format!("actor_messages_total{{actor=\"{actor}\",outcome=\"ok\"}}"),
+        )
+        .unwrap_or(0.0);
+        let count = metric(
+            text,
+            &format!("actor_mailbox_latency_seconds_count{{actor=\"{actor}\"}}"),
+        )
+        .unwrap_or(0.0);
+        assert!(ok >= ingested, "{actor}: {ok} messages acked ok");
+        assert_eq!(
+            count, ok,
+            "{actor}: every message handled went through the mailbox once"
+        );
+        assert_eq!(
+            metric(text, &format!("actor_mailbox_depth{{actor=\"{actor}\"}}")),
+            Some(0.0)
+        );
+        let memory = metric(text, &format!("actor_memory_bytes{{actor=\"{actor}\"}}"));
+        assert!(memory.is_some(), "{actor} memory gauge");
+        if actor == "features" {
+            // The series keeps 48 h of data in two engines; the idle writer holds nothing.
+            assert!(
+                memory.unwrap() > 100_000.0,
+                "features holds its window: {memory:?}"
+            );
+        }
+        assert!(metric(text, "process_resident_memory_bytes").unwrap_or(0.0) > 0.0);
+    }
+    let published = metric_sum(&fm, "pipeline_vectors_published_total", "status=\"final\"");
+    assert!(published >= 43_200.0, "{published} final vectors counted");
+
+    assert_eq!(
+        writer.terminate(),
+        Some(0),
+        "writer stops cleanly:\n{}",
+        writer.log_text()
+    );
+    assert_eq!(
+        features.terminate(),
+        Some(0),
+        "features stops cleanly:\n{}",
+        features.log_text()
+    );
+    rt.block_on(client.drain()).ok();
+}
