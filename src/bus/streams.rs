@@ -174,3 +174,25 @@ pub async fn durable_obs_consumer(
             )
         })
 }
+
+/// Samples a durable consumer's backlog every `every` into the consumer gauges, until
+/// `stop` resolves.
+pub async fn watch_consumer_backlog(
+    mut consumer: consumer::PullConsumer,
+    name: &'static str,
+    every: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Ok(info) = consumer.info().await {
+                    crate::pipeline::events::consumer_backlog(name, info.num_pending, info.num_ack_pending);
+                }
+            }
+            _ = &mut stop => break,
+        }
+    }
+}

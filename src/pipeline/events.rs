@@ -62,3 +62,19 @@ pub fn fetched(source: &'static str, outcome: &'static str, seconds: f64) {
     counter!(m::FETCHES_TOTAL, "source" => source, "outcome" => outcome).increment(1);
     histogram!(m::FETCH_SECONDS, "source" => source).record(seconds);
 }
+
+/// A durable consumer's backlog (sampled).
+pub fn consumer_backlog(consumer: &'static str, pending: u64, ack_pending: usize) {
+    metrics::gauge!(m::CONSUMER_PENDING, "consumer" => consumer).set(pending as f64);
+    metrics::gauge!(m::CONSUMER_ACK_PENDING, "consumer" => consumer).set(ack_pending as f64);
+}
+
+/// The newest X-ray flux observed (for the dashboard's live flux panel).
+pub fn latest_flux(short: Option<f64>, long: Option<f64>) {
+    if let Some(v) = short {
+        metrics::gauge!(m::LATEST_FLUX, "band" => "short").set(v);
+    }
+    if let Some(v) = long {
+        metrics::gauge!(m::LATEST_FLUX, "band" => "long").set(v);
+    }
+}

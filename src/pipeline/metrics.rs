@@ -23,6 +23,12 @@ pub const WRITER_COMMIT_SECONDS: &str = "pipeline_writer_commit_seconds";
 pub const WRITER_RETRIES_TOTAL: &str = "pipeline_writer_retries_total";
 /// Counter by `series` (`global`/`region`), `status` (`provisional`/`final`).
 pub const VECTORS_PUBLISHED_TOTAL: &str = "pipeline_vectors_published_total";
+/// Gauge by `consumer`: OBS messages not yet delivered to that durable consumer.
+pub const CONSUMER_PENDING: &str = "pipeline_consumer_pending_messages";
+/// Gauge by `consumer`: messages delivered and not yet acknowledged.
+pub const CONSUMER_ACK_PENDING: &str = "pipeline_consumer_ack_pending_messages";
+/// Gauge by `band` (`short`, `long`): the newest primary-feed X-ray flux the feature actor saw.
+pub const LATEST_FLUX: &str = "pipeline_latest_flux_watts_per_square_meter";
 /// Counter by `source`, `outcome`: upstream fetches.
 pub const FETCHES_TOTAL: &str = "pipeline_fetches_total";
 /// Histogram by `source`: seconds per upstream fetch (including retries).
@@ -98,6 +104,20 @@ pub fn describe() {
         VECTORS_PUBLISHED_TOTAL,
         Unit::Count,
         "Feature vectors published"
+    );
+    metrics::describe_gauge!(
+        CONSUMER_PENDING,
+        Unit::Count,
+        "OBS messages not yet delivered to a durable consumer"
+    );
+    metrics::describe_gauge!(
+        CONSUMER_ACK_PENDING,
+        Unit::Count,
+        "Messages delivered to a durable consumer and not yet acked"
+    );
+    metrics::describe_gauge!(
+        LATEST_FLUX,
+        "Newest primary-feed GOES X-ray flux seen by the feature actor, W/m^2"
     );
     metrics::describe_counter!(FETCHES_TOTAL, Unit::Count, "Upstream fetches by outcome");
     metrics::describe_histogram!(

@@ -44,6 +44,13 @@ impl FeaturesRole {
             f.max_in_flight,
         )
         .await?;
+        let stop = runtime.shutdown.clone();
+        tokio::spawn(streams::watch_consumer_backlog(
+            consumer.clone(),
+            streams::FEATURES_CONSUMER,
+            std::time::Duration::from_secs(5),
+            async move { stop.cancelled().await },
+        ));
         let resume_at = consumer
             .info()
             .await

@@ -200,6 +200,7 @@ impl FeatureSeries {
                 let _ = self.finals.push_flux(x);
                 self.flux_watermark = Some(x.time);
                 self.first_flux.get_or_insert(x.time);
+                crate::pipeline::events::latest_flux(x.flux_short, x.flux_long);
                 self.stats.flux += 1;
                 Some(x.time)
             }
