@@ -54,6 +54,8 @@ enum Command {
         #[arg(long, default_value = "max")]
         speed: flare_plus::pipeline::ingest::replay::Speed,
     },
+    /// Create or update the database tables (the writer also does this at start).
+    Migrate,
     /// Detect flares in recorded X-ray files and write them as CSV (flare-plus's columns).
     Detect {
         /// Directory of recorded upstream files (xrays*.json[.gz], ...).
@@ -71,11 +73,20 @@ enum Command {
 #[derive(Subcommand)]
 enum FeaturesCommand {
     /// Compute flare-plus's features (or covariates) for the timestamps in a file, from
-    /// recorded upstream files, with the pipeline's parsing, detection and engine; CSV out.
+    /// recorded upstream files (the pipeline's parsing, detection and engine) or from the
+    /// stored tables (one bulk query per table); CSV out.
     Batch {
         /// Directory of recorded upstream files (xrays*.json, solar_regions*.json, donki*.json).
-        #[arg(long, value_name = "DIR")]
-        input: PathBuf,
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "db",
+            conflicts_with = "db"
+        )]
+        input: Option<PathBuf>,
+        /// Read the stored tables of this database instead (sqlite:PATH or postgres://...).
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
         /// One ISO timestamp per line (UTC); rows come out in this order.
         #[arg(long, value_name = "FILE")]
         times: PathBuf,
@@ -124,13 +135,24 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Migrate => run_async(async move {
+            flare_plus::pipeline::writer::open_store(&config).await?;
+            eprintln!(
+                "database {} is migrated",
+                flare_plus::config::redact_url(&config.database.url)
+            );
+            Ok(())
+        }),
         Command::Features(FeaturesCommand::Batch {
             input,
+            db,
             times,
             covariates,
             out,
         }) => {
-            use flare_plus::commands::features_batch::{run_from_dir, BatchOptions, Table};
+            use flare_plus::commands::features_batch::{
+                run_from_db, run_from_dir, BatchOptions, Table,
+            };
             let options = BatchOptions {
                 table: if covariates {
                     Table::Covariates
@@ -141,9 +163,14 @@ fn main() -> ExitCode {
                 merge: config.merge_rule(),
                 min_class: config.min_class(),
             };
-            match with_output(out.as_deref(), |w| {
-                run_from_dir(&input, &times, &options, w).map_err(Into::into)
-            }) {
+            let result = with_output(out.as_deref(), |w| match (&input, &db) {
+                (Some(dir), _) => run_from_dir(dir, &times, &options, w).map_err(Into::into),
+                (None, Some(url)) => {
+                    current_thread(run_from_db(url, &times, &options, w)).map_err(Into::into)
+                }
+                (None, None) => Err(anyhow::anyhow!("give --input DIR or --db URL")),
+            });
+            match result {
                 Ok(s) => {
                     eprintln!(
                         "{} rows ({} profile) from {} flux observations, {} region rows, {} flare events{}; \
@@ -198,6 +225,16 @@ fn with_output<T>(
 fn fail(e: anyhow::Error) -> ExitCode {
     eprintln!("flare-plus: {e:#}");
     ExitCode::FAILURE
+}
+
+/// Runs a future to completion on a small single-threaded runtime (commands that only need
+/// one database connection, no actors).
+fn current_thread<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime starts")
+        .block_on(future)
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the configured level.

@@ -177,6 +177,38 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
         );
     });
 
+    // The batch command reads the same tables back (one bulk query each) and matches
+    // flare-plus's golden scenarios.
+    for (times, golden) in [
+        ("times_S2.txt", "features_S2.csv.gz"),
+        ("times_S4.txt", "features_S4.csv.gz"),
+    ] {
+        let out = dir.path().join("batch.csv");
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_flare-plus"))
+            .args(["features", "batch", "--db", &db_url, "--times"])
+            .arg(fixture_path().join(times))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let report = flare_plus::features::parity::compare_csv(
+            &support::read_text(&format!("golden/{golden}")),
+            &std::fs::read_to_string(&out).unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
+        assert!(
+            report.golden_rows >= 721 && report.mismatches.is_empty(),
+            "{golden} from the database: {}",
+            report.summary()
+        );
+    }
+
     // Feature vectors: every minute final once, equal to the batch output bit for bit.
     let (finals, provisional, regions) = rt.block_on(read_vectors(&js));
     assert_eq!(
