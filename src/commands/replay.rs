@@ -68,6 +68,7 @@ pub async fn run(config: Config, dir: &Path, speed: Speed) -> anyhow::Result<()>
     let runtime = Runtime::start(config, "replay", true).await?;
     runtime.shutdown.listen_for_signals()?;
     let ingest = IngestRole::start(&runtime, &kinds).await?;
+    runtime.roles_started.set(true);
     let result = replay_with_progress(dir, speed, &ingest.router, &runtime.shutdown).await;
     ingest.stop();
     runtime.finish().await;

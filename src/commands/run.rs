@@ -95,6 +95,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     } else {
         None
     };
+    runtime.roles_started.set(true);
 
     let mut outcome: anyhow::Result<()> = Ok(());
     if let (Some(dir), Some(ingest)) = (&options.replay, &ingest) {

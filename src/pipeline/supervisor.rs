@@ -42,6 +42,9 @@ pub struct Runtime {
     pub topology: Topology,
     /// Local address of the HTTP endpoint (the configured one, or the port the OS picked).
     pub http_addr: std::net::SocketAddr,
+    /// Unready until the caller has started every role of the process (checks are added as
+    /// roles start, so without this /readyz could answer 200 before the last one exists).
+    pub roles_started: actors::health::ReadyFlag,
     http_stop: Shutdown,
     http_task: tokio::task::JoinHandle<()>,
     embedded: Option<EmbeddedNats>,
@@ -77,6 +80,7 @@ impl Runtime {
         let (nats, embedded) = connect_nats(&config, role, allow_embedded_nats).await?;
         let js = async_nats::jetstream::new(nats.clone());
         let topology = bus::ensure_topology(&js, &config.nats).await?;
+        let roles_started = readiness.add_flag("roles started");
         let state = nats.clone();
         readiness.add_check("nats", move || {
             let connected = state.connection_state() == async_nats::connection::State::Connected;
@@ -96,6 +100,7 @@ impl Runtime {
             nats,
             topology,
             http_addr: endpoint.local_addr,
+            roles_started,
             http_stop,
             http_task: endpoint.task,
             embedded,

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use testkit::ChildGuard;
 
-/// One `flare-plus` process.
+/// One `flare-plus` process. Its HTTP endpoint binds port 0 (no race with other tests for a
+/// "free" port); the port it got is read from its log.
 pub struct Proc {
     pub child: ChildGuard,
     pub http_port: u16,
@@ -62,11 +63,31 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The HTTP port, once the process logged it (0 before).
+    fn discover_port(&mut self) -> u16 {
+        if self.http_port == 0 {
+            let log = self.log_text();
+            self.http_port = log
+                .lines()
+                .find(|l| l.contains("serving /metrics"))
+                .and_then(|l| l.split("127.0.0.1:").nth(1))
+                .map(|rest| {
+                    rest.chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                })
+                .and_then(|digits| digits.parse().ok())
+                .unwrap_or(0);
+        }
+        self.http_port
+    }
+
     /// Waits until /readyz answers 200 (the process is connected and its consumers bound).
     pub fn wait_ready(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if http_get(self.http_port, "/readyz").map(|(s, _)| s) == Some(200) {
+            let port = self.discover_port();
+            if port != 0 && http_get(port, "/readyz").map(|(s, _)| s) == Some(200) {
                 return;
             }
             assert!(
