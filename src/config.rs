@@ -2,6 +2,7 @@
 //! then `FLARE__SECTION__KEY` environment variables. [`Config::load`] reports every problem at
 //! once; [`Config::redacted_toml`] is what `flare-plus check-config` prints.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,11 +61,14 @@ pub struct Config {
     pub logging: LoggingConfig,
 }
 
-/// NATS connection, authentication and stream limits.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// NATS connection, authentication and stream limits. `Debug` and serialisation (what
+/// `check-config` prints) show the URLs with any userinfo masked and the secrets as `***`.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
-    /// One URL or several, comma-separated.
+    /// One URL or several, comma-separated. Credentials do not belong here (the client
+    /// ignores them; [`Config::validate`] refuses them): use `user`/`password` or `token`.
+    #[serde(serialize_with = "serialize_redacted_nats_urls")]
     pub url: String,
     pub user: String,
     pub password: Secret,
@@ -89,6 +93,60 @@ pub struct NatsConfig {
     pub dlq_max_age_hours: u64,
     /// JetStream's `Nats-Msg-Id` de-duplication window.
     pub duplicate_window_secs: u64,
+}
+
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &redact_nats_urls(&self.url))
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("token", &self.token)
+            .field("nkey_seed", &self.nkey_seed)
+            .field("creds_file", &self.creds_file)
+            .field("tls_required", &self.tls_required)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("embedded", &self.embedded)
+            .field("embedded_store_dir", &self.embedded_store_dir)
+            .field("replicas", &self.replicas)
+            .field("obs_max_bytes", &self.obs_max_bytes)
+            .field("obs_max_age_hours", &self.obs_max_age_hours)
+            .field("features_max_bytes", &self.features_max_bytes)
+            .field("features_max_age_hours", &self.features_max_age_hours)
+            .field("dlq_max_age_hours", &self.dlq_max_age_hours)
+            .field("duplicate_window_secs", &self.duplicate_window_secs)
+            .finish()
+    }
+}
+
+fn serialize_redacted_nats_urls<S: Serializer>(urls: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_nats_urls(urls))
+}
+
+/// [`redact_nats_url`] on each of a comma-separated list.
+fn redact_nats_urls(urls: &str) -> String {
+    urls.split(',')
+        .map(redact_nats_url)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `nats://user:pass@host` -> `nats://user:***@host`, `nats://token@host` -> `nats://***@host`:
+/// in a NATS URL a lone userinfo is a token, so all of it is masked. Other URLs unchanged.
+pub fn redact_nats_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => format!("{scheme}://***@{host}"),
+    }
 }
 
 impl NatsConfig {
@@ -132,18 +190,40 @@ fn serialize_redacted_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&redact_url(url))
 }
 
-/// `scheme://user:password@host/...` -> `scheme://user:***@host/...`; other URLs unchanged.
+/// `scheme://user:password@host/...` -> `scheme://user:***@host/...`, and the values of
+/// `password=` / `sslpassword=` query parameters (sqlx reads a PostgreSQL password from
+/// there too) -> `***`; other URLs unchanged. Userinfo is taken up to the *last* `@`, so a
+/// password with an unescaped `@` or `/` is still hidden (over-masking beats a leak).
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
+    let rest = match rest.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => rest.to_string(),
+        },
+        None => rest.to_string(),
     };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
+    let rest = match rest.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _value))
+                        if name.eq_ignore_ascii_case("password")
+                            || name.eq_ignore_ascii_case("sslpassword") =>
+                    {
+                        format!("{name}=***")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => rest,
+    };
+    format!("{scheme}://{rest}")
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -251,6 +331,12 @@ pub struct FeaturesConfig {
     pub max_in_flight: usize,
     /// Per-region vectors (final only) every this many seconds of data time; 0 = none.
     pub region_vector_every_secs: u64,
+    /// This worker's name among feature workers (its consumer and checkpoint); empty = the
+    /// host name. Must differ between workers running at the same time.
+    pub worker_id: String,
+    /// Data time of final vectors a worker keeps for series it does not own, to publish them
+    /// if it takes a series over (the owner stopped before publishing them).
+    pub handover_window_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -295,6 +381,65 @@ impl Config {
     }
 }
 
+/// The process's `FLARE__*` variables. `std::env::vars()` panics on any variable that is not
+/// UTF-8 and prints its value (possibly a secret) in the panic message; here a non-UTF-8
+/// `FLARE__` variable is an error naming only the variable, and other variables are ignored.
+fn flare_env_vars() -> Result<Vec<(String, String)>, ConfigError> {
+    let mut vars = Vec::new();
+    let mut not_utf8 = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        let Some(key) = key.to_str().filter(|k| k.starts_with("FLARE__")) else {
+            continue;
+        };
+        match value.into_string() {
+            Ok(value) => vars.push((key.to_string(), value)),
+            Err(_) => not_utf8.push(key.to_string()),
+        }
+    }
+    if not_utf8.is_empty() {
+        Ok(vars)
+    } else {
+        not_utf8.sort();
+        Err(ConfigError::Load(format!(
+            "environment variable(s) {} not valid UTF-8 (value not shown)",
+            not_utf8.join(", ")
+        )))
+    }
+}
+
+/// `FLARE__SOURCES__DONKI__API_KEY` -> `sources.donki.api_key` (the `config` crate's key).
+fn env_key(var: &str) -> String {
+    var.trim_start_matches("FLARE__")
+        .to_lowercase()
+        .replace("__", ".")
+}
+
+/// Dotted keys whose default is a string: the settings to take from the environment verbatim.
+/// Derived from `config/default.toml`, so a new string setting needs no list update.
+fn string_keys() -> HashSet<String> {
+    fn walk(prefix: &str, table: &toml::Table, out: &mut HashSet<String>) {
+        for (name, value) in table {
+            let key = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            match value {
+                toml::Value::String(_) => {
+                    out.insert(key);
+                }
+                toml::Value::Table(inner) => walk(&key, inner, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    if let Ok(table) = toml::from_str::<toml::Table>(DEFAULT_TOML) {
+        walk("", &table, &mut out);
+    }
+    out
+}
+
 /// Why the configuration cannot be used. Lists every problem found.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -307,7 +452,7 @@ pub enum ConfigError {
 impl Config {
     /// Loads defaults, then `file` (if given), then `FLARE__*` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        Self::load_with_env(file, std::env::vars())
+        Self::load_with_env(file, flare_env_vars()?)
     }
 
     /// [`Config::load`] with an explicit environment (tests use it; no global mutation).
@@ -327,17 +472,25 @@ impl Config {
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
         }
-        let env: std::collections::HashMap<String, String> = env
+        // String settings are taken verbatim; only the others are parsed as numbers and
+        // booleans. Parsing every variable (the `config` crate's `try_parsing`) turned a
+        // password or token such as `0123` into the integer 123 and back into "123", and
+        // `1e5` into "100000": a secret that looks like a number was silently changed.
+        let verbatim = string_keys();
+        let (raw, typed): (HashMap<String, String>, HashMap<String, String>) = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("FLARE__"))
-            .collect();
-        builder = builder.add_source(
+            .partition(|(k, _)| verbatim.contains(&env_key(k)));
+        let environment = |parse: bool, vars: HashMap<String, String>| {
             Environment::with_prefix("FLARE")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true)
-                .source(Some(env)),
-        );
+                .try_parsing(parse)
+                .source(Some(vars))
+        };
+        builder = builder
+            .add_source(environment(true, typed))
+            .add_source(environment(false, raw));
         let raw = builder
             .build()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -361,13 +514,21 @@ impl Config {
             problems.push("nats.url is empty".to_string());
         }
         for u in &urls {
+            let shown = redact_nats_url(u);
             if !(u.starts_with("nats://")
                 || u.starts_with("tls://")
                 || u.starts_with("ws://")
                 || u.starts_with("wss://"))
             {
                 problems.push(format!(
-                    "nats.url {u:?} must start with nats://, tls://, ws:// or wss://"
+                    "nats.url {shown:?} must start with nats://, tls://, ws:// or wss://"
+                ));
+            }
+            if shown != *u {
+                // The client ignores URL credentials (it would fail with a confusing
+                // authorization error), and every log line naming the URL would carry them.
+                problems.push(format!(
+                    "nats.url {shown:?} carries credentials: set nats.user and nats.password, or nats.token, instead"
                 ));
             }
         }
@@ -632,6 +793,61 @@ mod tests {
             "{printed}"
         );
         assert_eq!(cfg.nats.token.expose(), "nats-token-456");
+    }
+
+    #[test]
+    fn string_settings_from_the_environment_are_taken_verbatim() {
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("FLARE__NATS__TOKEN", "0123"),
+                ("FLARE__SOURCES__DONKI__API_KEY", "1e5"),
+                ("FLARE__HTTP_CLIENT__USER_AGENT", "true"),
+                ("FLARE__WRITER__BATCH_MAX_MESSAGES", "10"),
+                ("FLARE__NATS__TLS_REQUIRED", "true"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(cfg.nats.token.expose(), "0123");
+        assert_eq!(cfg.sources.donki.api_key.expose(), "1e5");
+        assert_eq!(cfg.http_client.user_agent, "true");
+        assert_eq!(cfg.writer.batch_max_messages, 10);
+        assert!(cfg.nats.tls_required);
+    }
+
+    #[test]
+    fn nats_urls_never_show_credentials() {
+        assert_eq!(redact_nats_url("nats://u:p@h:4222"), "nats://u:***@h:4222");
+        assert_eq!(redact_nats_url("tls://tok@h:4222"), "tls://***@h:4222");
+        assert_eq!(redact_nats_url("nats://h:4222"), "nats://h:4222");
+        let mut cfg = Config::load_with_env(None, env(&[])).expect("config");
+        cfg.nats.url = "nats://a:pw-1@h1:4222,nats://tok-2@h2:4222".into();
+        let shown = format!("{:?}\n{}", cfg.nats, cfg.redacted_toml());
+        assert!(
+            !shown.contains("pw-1") && !shown.contains("tok-2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("nats://a:***@h1:4222,nats://***@h2:4222"),
+            "{shown}"
+        );
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("carries credentials"));
+    }
+
+    #[test]
+    fn redact_url_hides_query_string_passwords() {
+        assert_eq!(
+            redact_url("postgres://h/d?user=u&password=p&sslmode=require"),
+            "postgres://h/d?user=u&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@h/d?sslpassword=k"),
+            "postgres://u:***@h/d?sslpassword=***"
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`store`]: sqlx storage (PostgreSQL, SQLite): migrations, batched idempotent writes,
 //!   bulk readers.
 //! - [`pipeline`]: the running system: actors and the supervisor.
+//! - [`profiling`]: measurement for `flare-plus profile` and the slow-operation log: the
+//!   counting allocator, peak RSS and CPU time from the kernel, span timing.
 //!
 //! Dependency direction is one way: `pipeline` uses `actors`, `features`, `store`, `bus` and
 //! `sources`; `features`, `detect`, `flare_events`, the parsers and `domain` use nothing of
@@ -30,5 +32,6 @@ pub mod features;
 pub mod flare_events;
 pub mod pipeline;
 pub mod profile;
+pub mod profiling;
 pub mod sources;
 pub mod store;

@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use flare_plus::config::Config;
 
+/// Counts live and peak heap bytes for `flare-plus profile` (src/profiling/alloc.rs): the
+/// system allocator plus relaxed atomic counters, always on.
+#[global_allocator]
+static ALLOC: flare_plus::profiling::alloc::CountingAlloc =
+    flare_plus::profiling::alloc::CountingAlloc;
+
 #[derive(Parser)]
 #[command(
     name = "flare-plus",
@@ -54,6 +60,24 @@ enum Command {
         #[arg(long, default_value = "max")]
         speed: flare_plus::pipeline::ingest::replay::Speed,
     },
+    /// Replay a date range of daily recorded files (SOURCE/YYYY-MM-DD/xrays*.json[.gz],
+    /// solar_regions*.json[.gz], donki*.json[.gz]) through ingest like `replay`, day by day.
+    /// Resumable: a second run with the same arguments continues after the last completed day.
+    Backfill {
+        /// First day (UTC), YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        from: chrono::NaiveDate,
+        /// Last day (UTC, included), YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        to: chrono::NaiveDate,
+        /// A directory of daily directories, or an http(s) URL serving the same layout (a
+        /// missing file answers 404).
+        #[arg(long, value_name = "DIR|URL")]
+        source: flare_plus::pipeline::ingest::backfill::BackfillSource,
+        /// `max` (as fast as the pipeline accepts) or a factor of real time such as `60x`.
+        #[arg(long, default_value = "max")]
+        speed: flare_plus::pipeline::ingest::replay::Speed,
+    },
     /// Create or update the database tables (the writer also does this at start).
     Migrate,
     /// Detect flares in recorded X-ray files and write them as CSV (flare-plus's columns).
@@ -68,6 +92,32 @@ enum Command {
     /// Feature vectors outside the live pipeline.
     #[command(subcommand)]
     Features(FeaturesCommand),
+    /// Run flare-plus's profiling scenarios (docs/PROFILING.md): 1 hourly-backfill, 2
+    /// large-batch, 3 ingestion. Reports wall and CPU time, peak RSS and heap, database
+    /// statements and rows read, and time per stage, beside the guide's budgets.
+    Profile {
+        /// Recorded upstream files: scenarios 1-2 parse them instead of reading the database,
+        /// scenario 3 ingests them into the configured database instead of fetching live.
+        #[arg(long, value_name = "DIR")]
+        input: Option<PathBuf>,
+        /// Run only this scenario (repeatable): hourly-backfill (1), large-batch (2),
+        /// ingestion (3). Default: all three.
+        #[arg(long, value_enum, value_name = "NAME")]
+        scenario: Vec<flare_plus::commands::profile::Scenario>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write an SVG flamegraph of the scenarios (in-process sampling) to FILE.
+        #[arg(long, value_name = "FILE")]
+        flamegraph: Option<PathBuf>,
+        /// Samples per second of CPU time for --flamegraph.
+        #[arg(long, value_name = "HZ", default_value_t = 499)]
+        flamegraph_hz: i32,
+        /// After the report, wait until standard input closes before exiting, so another
+        /// tool can read /proc/PID/status of the finished run.
+        #[arg(long)]
+        hold: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,6 +147,23 @@ enum FeaturesCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Queue final feature vectors for a past time range as jobs on the JOBS work queue; the
+    /// feature workers (`run --role features`, any number) compute them from storage and
+    /// publish them like live final vectors. Waits for them by default.
+    Backfill {
+        /// First tick (ISO time, UTC).
+        #[arg(long, value_name = "TIME")]
+        from: String,
+        /// Last tick (ISO time, UTC).
+        #[arg(long, value_name = "TIME")]
+        to: String,
+        /// Data time per job.
+        #[arg(long, default_value_t = 24)]
+        job_hours: u32,
+        /// Queue the jobs and return without waiting.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,8 +181,23 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Replay { dir, speed } => {
-            init_logging(&config.logging.level);
+            init_logging(&config.logging, false);
             run_async(flare_plus::commands::replay::run(config, &dir, speed))
+        }
+        Command::Backfill {
+            from,
+            to,
+            source,
+            speed,
+        } => {
+            init_logging(&config.logging, false);
+            let args = flare_plus::commands::backfill::BackfillArgs {
+                from,
+                to,
+                source,
+                speed,
+            };
+            run_async(flare_plus::commands::backfill::run(config, args))
         }
         Command::Detect { input, out } => {
             let result = with_output(out.as_deref(), |w| {
@@ -143,6 +225,30 @@ fn main() -> ExitCode {
             );
             Ok(())
         }),
+        Command::Features(FeaturesCommand::Backfill {
+            from,
+            to,
+            job_hours,
+            no_wait,
+        }) => {
+            init_logging(&config.logging, false);
+            let parse = |s: &str| {
+                flare_plus::sources::timestamp::parse_timestamp(s)
+                    .map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
+            };
+            let options = match (parse(&from), parse(&to)) {
+                (Ok(from), Ok(to)) => flare_plus::commands::features_backfill::BackfillOptions {
+                    from,
+                    to,
+                    job_hours,
+                    wait: !no_wait,
+                },
+                (Err(e), _) | (_, Err(e)) => return fail(e),
+            };
+            run_async(flare_plus::commands::features_backfill::run(
+                config, options,
+            ))
+        }
         Command::Features(FeaturesCommand::Batch {
             input,
             db,
@@ -189,13 +295,36 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Profile {
+            input,
+            scenario,
+            json,
+            flamegraph,
+            flamegraph_hz,
+            hold,
+        } => {
+            init_logging(&config.logging, true);
+            let options = flare_plus::commands::profile::ProfileOptions {
+                input,
+                scenarios: scenario,
+                json,
+                flamegraph,
+                flamegraph_hz,
+                hold,
+            };
+            let mut out = std::io::stdout().lock();
+            match flare_plus::commands::profile::run(&config, &options, &mut out) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(e.into()),
+            }
+        }
         Command::Run {
             role,
             replay,
             speed,
             follow,
         } => {
-            init_logging(&config.logging.level);
+            init_logging(&config.logging, false);
             let options = flare_plus::commands::run::RunOptions {
                 role,
                 replay,
@@ -237,15 +366,30 @@ fn current_thread<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the configured level.
-fn init_logging(level: &str) {
+/// Logs to stderr; `RUST_LOG` overrides the configured level. With
+/// `logging.slow_operation_ms` > 0, or `record_stages` (the profile command), the span timer
+/// (src/profiling/spans.rs) is installed beside the log output with its own filter, so it
+/// times the project's DEBUG spans whatever the log level; otherwise it is not installed.
+fn init_logging(logging: &flare_plus::config::LoggingConfig, record_stages: bool) {
+    use flare_plus::profiling::spans::{span_filter, SpanTimer, StageTable};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&logging.level));
     // Colours only on a terminal: log files and collectors get plain text.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let output = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let timer = SpanTimer::new(
+        logging.slow_operation_ms,
+        record_stages.then(StageTable::global),
+    )
+    .map(|t| t.with_filter(span_filter()));
+    let _ = tracing_subscriber::registry()
+        .with(output)
+        .with(timer)
         .try_init();
 }
 

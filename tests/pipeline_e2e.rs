@@ -116,7 +116,19 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
         let done = rt.block_on(async {
             let obs = js.get_stream("OBS").await.unwrap();
             let mut caught_up = true;
-            for name in ["writer", "features"] {
+            // The writer's shared consumer and the feature worker's own one (features-<id>).
+            let names: Vec<String> = obs
+                .consumer_names()
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+            assert!(
+                names.iter().any(|n| n.starts_with("features-")),
+                "a feature worker consumer: {names:?}"
+            );
+            for name in &names {
                 let mut c = obs
                     .get_consumer::<consumer::pull::Config>(name)
                     .await

@@ -123,35 +123,50 @@ impl Observation {
         struct Version {
             v: u32,
         }
-        let version: Version =
-            serde_json::from_slice(payload).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        let version: Version = serde_json::from_slice(payload).map_err(invalid)?;
         if version.v != SCHEMA_VERSION {
             return Err(DecodeError::UnknownVersion {
                 found: version.v,
                 supported: SCHEMA_VERSION,
             });
         }
-        let wire: WireIn =
-            serde_json::from_slice(payload).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        let wire: WireIn = serde_json::from_slice(payload).map_err(invalid)?;
         debug_assert_eq!(wire.v, SCHEMA_VERSION);
         Ok(wire.observation)
     }
 
-    /// The message to publish: subject by kind, id = natural key, schema and entry time headers.
+    /// The message to publish: subject by kind, schema and entry time headers, and
+    /// `Nats-Msg-Id` = natural key + a hash of the content. Publishing the same record again
+    /// (every poll re-sends its overlap) is dropped by the stream; a corrected record (same key,
+    /// new values) gets through and the writer's upsert keeps the last one.
     pub fn to_message(&self, entered_at: &str) -> OutboundMessage {
+        let payload = self.encode();
         let mut h = HeaderMap::new();
         h.insert(
             headers::SCHEMA,
             format!("obs.{}/{SCHEMA_VERSION}", self.kind()).as_str(),
         );
         h.insert(headers::ENTERED_AT, entered_at);
+        let msg_id = format!("{}#{:016x}", self.natural_key(), content_hash(&payload));
         OutboundMessage {
             subject: self.subject().to_string(),
             headers: h,
-            payload: self.encode().into(),
-            msg_id: Some(self.natural_key()),
+            payload: payload.into(),
+            msg_id: Some(msg_id),
         }
     }
+}
+
+/// serde_json quotes the offending input in its messages; a hostile 300 kB string must not
+/// become a 300 kB log line or dead-letter header, so the detail is cut.
+fn invalid(e: serde_json::Error) -> DecodeError {
+    let text = e.to_string();
+    let cut: String = text.chars().take(256).collect();
+    DecodeError::Invalid(if cut.len() < text.len() {
+        format!("{cut}...")
+    } else {
+        cut
+    })
 }
 
 /// FNV-1a: stable across builds and platforms (the id must not change between releases).
@@ -195,9 +210,21 @@ mod tests {
         assert_eq!(obs.natural_key(), "xrs:primary:2024-05-01T00:01:00Z");
         let msg = obs.to_message("1");
         assert_eq!(msg.subject, "flare.obs.xrs");
+        let id = msg.msg_id.clone().unwrap();
+        assert!(id.starts_with("xrs:primary:2024-05-01T00:01:00Z#"), "{id}");
         assert_eq!(
-            msg.msg_id.as_deref(),
-            Some("xrs:primary:2024-05-01T00:01:00Z")
+            obs.to_message("2").msg_id,
+            msg.msg_id,
+            "same content, same id"
+        );
+        let mut corrected = obs.clone();
+        if let Observation::Xray(x) = &mut corrected {
+            x.flux_long = Some(2e-7);
+        }
+        assert_ne!(
+            corrected.to_message("1").msg_id,
+            msg.msg_id,
+            "a correction gets a new id"
         );
     }
 

@@ -15,6 +15,10 @@ pub const OBS: &str = "OBS";
 pub const FEATURES: &str = "FEATURES";
 /// Dead letters (`flare.dlq.>`): kept a month for inspection and replay.
 pub const DLQ: &str = "DLQ";
+/// Feature backfill jobs: a work queue (a job is deleted once a worker acked it).
+pub const JOBS: &str = "JOBS";
+/// The durable consumer every feature worker shares for jobs.
+pub const JOBS_CONSUMER: &str = "feature-jobs";
 /// Checkpoints: last published time per source, last tick per feature series.
 pub const CHECKPOINT_BUCKET: &str = "flare_checkpoints";
 /// The durable consumer every writer process shares.
@@ -29,6 +33,7 @@ pub struct Topology {
     pub obs: stream::Stream,
     pub features: stream::Stream,
     pub dlq: stream::Stream,
+    pub jobs: stream::Stream,
     pub checkpoints: kv::Store,
 }
 
@@ -37,7 +42,7 @@ fn hours(h: u64) -> Duration {
 }
 
 /// Stream configurations from the config (pure, so tests can check them).
-pub fn stream_configs(cfg: &NatsConfig) -> [stream::Config; 3] {
+pub fn stream_configs(cfg: &NatsConfig) -> [stream::Config; 4] {
     let duplicate_window = Duration::from_secs(cfg.duplicate_window_secs);
     [
         stream::Config {
@@ -76,6 +81,16 @@ pub fn stream_configs(cfg: &NatsConfig) -> [stream::Config; 3] {
             num_replicas: cfg.replicas,
             ..Default::default()
         },
+        stream::Config {
+            name: JOBS.into(),
+            description: Some("flare-plus feature backfill jobs".into()),
+            subjects: vec![subjects::JOBS_FEATURES.into()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window,
+            num_replicas: cfg.replicas,
+            ..Default::default()
+        },
     ]
 }
 
@@ -85,10 +100,11 @@ pub async fn ensure_topology(
     js: &jetstream::Context,
     cfg: &NatsConfig,
 ) -> Result<Topology, BusError> {
-    let [obs_cfg, features_cfg, dlq_cfg] = stream_configs(cfg);
+    let [obs_cfg, features_cfg, dlq_cfg, jobs_cfg] = stream_configs(cfg);
     let obs = ensure_stream(js, obs_cfg).await?;
     let features = ensure_stream(js, features_cfg).await?;
     let dlq = ensure_stream(js, dlq_cfg).await?;
+    let jobs = ensure_stream(js, jobs_cfg).await?;
     // The bucket's stream is created here rather than with `create_key_value`, which first
     // queries account info in a shape nats-server 2.9 (Debian's) does not send. The settings
     // are the ones the client library would use for a one-value-per-key bucket.
@@ -104,6 +120,7 @@ pub async fn ensure_topology(
         obs,
         features,
         dlq,
+        jobs,
         checkpoints,
     })
 }
@@ -173,6 +190,61 @@ pub async fn durable_obs_consumer(
                 format!("cannot create consumer {name} on {OBS}: {e}"),
             )
         })
+}
+
+/// The durable consumer feature workers share on JOBS (one job at a time each).
+pub async fn jobs_consumer(topology: &Topology) -> Result<consumer::PullConsumer, BusError> {
+    let config = consumer::pull::Config {
+        durable_name: Some(JOBS_CONSUMER.into()),
+        description: Some("flare-plus feature backfill jobs".into()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        // A job is kept alive with in-progress acks; a worker that dies gives it back after this.
+        ack_wait: Duration::from_secs(60),
+        ..Default::default()
+    };
+    topology
+        .jobs
+        .get_or_create_consumer(JOBS_CONSUMER, config)
+        .await
+        .map_err(|e| {
+            BusError::new(
+                BusErrorKind::Topology,
+                format!("cannot create consumer {JOBS_CONSUMER} on {JOBS}: {e}"),
+            )
+        })
+}
+
+/// A feature worker's own durable consumer on OBS, recreated at start so that it begins
+/// exactly at `start_sequence` (the first message the worker has not processed; `None`: the
+/// stream's beginning). Only that worker uses it; a consumer unused for a day is removed by the
+/// server (a worker that left for good).
+pub async fn worker_obs_consumer(
+    topology: &Topology,
+    name: &str,
+    max_ack_pending: usize,
+    start_sequence: Option<u64>,
+) -> Result<consumer::PullConsumer, BusError> {
+    // Deleting a consumer that does not exist is fine: the creation below is what matters.
+    let _ = topology.obs.delete_consumer(name).await;
+    let config = consumer::pull::Config {
+        durable_name: Some(name.into()),
+        description: Some(format!("flare-plus feature worker {name}")),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: i64::try_from(max_ack_pending).unwrap_or(i64::MAX),
+        deliver_policy: match start_sequence {
+            Some(start_sequence) => consumer::DeliverPolicy::ByStartSequence { start_sequence },
+            None => consumer::DeliverPolicy::All,
+        },
+        inactive_threshold: Duration::from_secs(24 * 3600),
+        ..Default::default()
+    };
+    topology.obs.create_consumer(config).await.map_err(|e| {
+        BusError::new(
+            BusErrorKind::Topology,
+            format!("cannot create consumer {name} on {OBS}: {e}"),
+        )
+    })
 }
 
 /// Samples a durable consumer's backlog every `every` into the consumer gauges, until

@@ -15,6 +15,8 @@ pub const OBS_PROGRESS: &str = "flare.obs.progress";
 pub const FEATURES_ALL: &str = "flare.features.>";
 /// The global feature vector series.
 pub const FEATURES_GLOBAL: &str = "flare.features.global";
+/// Feature backfill jobs (stream JOBS, work-queue retention).
+pub const JOBS_FEATURES: &str = "flare.jobs.features";
 /// Every dead-letter subject (stream DLQ).
 pub const DLQ_ALL: &str = "flare.dlq.>";
 

@@ -92,8 +92,10 @@ pub fn inputs_from_dir(dir: &Path, options: &BatchOptions) -> Result<BatchInputs
 
 /// Reads the stored tables (one bulk query each: flux of the primary feed, regions, and
 /// flare_events by peak time) covering `times` plus the engine's 48 h data window.
-pub async fn inputs_from_db(url: &str, times: &[DateTime<Utc>]) -> Result<BatchInputs, BatchError> {
-    use crate::store::{Store, StoreOptions};
+pub async fn inputs_from_store(
+    store: &crate::store::Store,
+    times: &[DateTime<Utc>],
+) -> Result<BatchInputs, crate::store::StoreError> {
     let (Some(&first), Some(&last)) = (times.iter().min(), times.iter().max()) else {
         return Ok(BatchInputs {
             flux: Vec::new(),
@@ -104,17 +106,33 @@ pub async fn inputs_from_db(url: &str, times: &[DateTime<Utc>]) -> Result<BatchI
     };
     let window = chrono::Duration::hours(i64::from(FeatureConfig::default().data_window_h()));
     let from = first - window;
+    let span = tracing::debug_span!("load", from = %from, to = %last, rows = tracing::field::Empty);
+    let read = async {
+        let flux = store.read_flux(XrayFeed::Primary, from, last).await?;
+        let regions = store.read_regions(from, last).await?;
+        let flares = store.read_flare_events(from, last).await?;
+        Ok::<_, crate::store::StoreError>(BatchInputs {
+            flux,
+            regions,
+            flares,
+            rejected_records: 0,
+        })
+    };
+    let inputs = tracing::Instrument::instrument(read, span.clone()).await?;
+    span.record(
+        "rows",
+        inputs.flux.len() + inputs.regions.len() + inputs.flares.len(),
+    );
+    Ok(inputs)
+}
+
+/// [`inputs_from_store`] on a connection opened for the purpose.
+pub async fn inputs_from_db(url: &str, times: &[DateTime<Utc>]) -> Result<BatchInputs, BatchError> {
+    use crate::store::{Store, StoreOptions};
     let store = Store::connect(url, &StoreOptions::default()).await?;
-    let flux = store.read_flux(XrayFeed::Primary, from, last).await?;
-    let regions = store.read_regions(from, last).await?;
-    let flares = store.read_flare_events(from, last).await?;
+    let inputs = inputs_from_store(&store, times).await;
     store.close().await;
-    Ok(BatchInputs {
-        flux,
-        regions,
-        flares,
-        rejected_records: 0,
-    })
+    Ok(inputs?)
 }
 
 /// Runs the batch over the stored tables and writes CSV to `out`.

@@ -40,6 +40,42 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// SQLite only: how long a writer waits for another connection's write lock.
     pub sqlite_busy_timeout: Duration,
+    /// sqlx statement logging (target `sqlx::query`, `[database] slow_statement_ms`). None,
+    /// the default, is quiet: every statement at TRACE only (`RUST_LOG=sqlx::query=trace`
+    /// shows them) and no slow-statement warning. Some(threshold): every statement at DEBUG
+    /// and a WARN for each one that takes at least `threshold`.
+    pub slow_statement: Option<Duration>,
+}
+
+/// Applies [`StoreOptions::slow_statement`] to a backend's connect options.
+pub(crate) fn with_statement_logging<C: sqlx::ConnectOptions>(
+    connect: C,
+    slow_statement: Option<Duration>,
+) -> C {
+    use log::LevelFilter;
+    match slow_statement {
+        // Duration::MAX: nothing counts as slow, so no statement escapes the TRACE level
+        // (sqlx's default is a WARN for anything over 1 s).
+        None => connect
+            .log_statements(LevelFilter::Trace)
+            .log_slow_statements(LevelFilter::Off, Duration::MAX),
+        Some(threshold) => connect
+            .log_statements(LevelFilter::Debug)
+            .log_slow_statements(LevelFilter::Warn, threshold),
+    }
+}
+
+impl From<&crate::config::DatabaseConfig> for StoreOptions {
+    /// Pool size, acquire timeout and slow-statement threshold from `[database]`.
+    fn from(db: &crate::config::DatabaseConfig) -> StoreOptions {
+        StoreOptions {
+            max_connections: db.max_connections,
+            acquire_timeout: Duration::from_millis(db.acquire_timeout_ms),
+            slow_statement: (db.slow_statement_ms > 0)
+                .then(|| Duration::from_millis(db.slow_statement_ms)),
+            ..StoreOptions::default()
+        }
+    }
 }
 
 impl Default for StoreOptions {
@@ -48,6 +84,7 @@ impl Default for StoreOptions {
             max_connections: 4,
             acquire_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(5),
+            slow_statement: None,
         }
     }
 }

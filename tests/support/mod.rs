@@ -4,8 +4,10 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod db;
+pub mod live;
 pub mod naive;
 pub mod procs;
+pub mod secure;
 pub mod stream;
 pub mod synth;
 

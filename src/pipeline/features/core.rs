@@ -1,27 +1,37 @@
 //! The feature actor's state and its async steps, independent of actix: observe a record,
-//! publish what became due, ack inputs once their vectors are stored by the stream, and
-//! checkpoint the progress.
+//! publish what became due (for the series this worker owns), ack inputs once their vectors
+//! are stored by the stream, and checkpoint.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use actors::nats::{DeadLetterReason, Delivery, Publisher, SinkError};
 use serde::{Deserialize, Serialize};
 
-use super::series::{FeatureSeries, SeriesProgress, VectorStatus};
+use super::membership::MembershipHandle;
+use super::series::{FeatureSeries, SeriesId, SeriesProgress, Vector, VectorStatus};
 use crate::bus::{headers, vectors, BusError, Checkpoints, Observation};
 use crate::features::EngineError;
 use crate::pipeline::events;
 use crate::profile::Profile;
 
-/// The checkpoint key of the global series.
-pub const CHECKPOINT_KEY: &str = "features.global";
+/// The published progress of the global series (written by its owner; for operators and
+/// the run command).
+pub const GLOBAL_KEY: &str = "features.global";
 
-/// What a restarted feature actor needs: the ticks already published, and where in OBS the
-/// data still inside the 48 h window starts.
+/// This worker's restart state.
+pub fn worker_key(worker: &str) -> String {
+    format!("features.worker.{worker}")
+}
+
+/// What a restarted feature worker needs: the ticks already done, where in OBS the data still
+/// inside the 48 h window starts, and the first OBS sequence not yet processed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeatureCheckpoint {
     pub progress: SeriesProgress,
     pub rebuild_from: Option<u64>,
+    #[serde(default)]
+    pub next_sequence: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,18 +58,29 @@ pub struct FeatureStatus {
     pub late_flares: u64,
 }
 
-/// Inputs held at most this long (or this many) before their vectors are flushed and they
-/// are acked.
+/// Inputs held at most this many before their vectors are flushed and they are acked.
 const SETTLE_EVERY: usize = 256;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Most vectors kept for handover (whatever the window).
+const HANDOVER_MAX: usize = 16_384;
 
 pub struct FeatureCore {
     series: FeatureSeries,
     publisher: Publisher,
     checkpoints: Checkpoints,
     profile: Profile,
+    worker: String,
+    membership: MembershipHandle,
+    /// The membership generation the handover buffer was last checked against.
+    seen_generation: u64,
+    /// Final vectors of series this worker does not own are kept this long (data time), so
+    /// a worker taking over a series publishes the ticks its previous owner may have missed.
+    handover_window: chrono::Duration,
+    /// Recent final vectors of series owned by other workers.
+    handover: VecDeque<Vector>,
     /// Inputs whose vectors were sent but not yet acknowledged by the stream.
     held: Vec<Delivery>,
+    last_sequence: Option<u64>,
     saved: FeatureCheckpoint,
     saved_at: Instant,
     /// Vectors published by status, for reports.
@@ -73,14 +94,23 @@ impl FeatureCore {
         publisher: Publisher,
         checkpoints: Checkpoints,
         profile: Profile,
+        membership: MembershipHandle,
+        handover_window: chrono::Duration,
         saved: FeatureCheckpoint,
     ) -> FeatureCore {
+        let worker = membership.get().me;
         FeatureCore {
             series,
             publisher,
             checkpoints,
             profile,
+            worker,
+            membership,
+            seen_generation: 0,
+            handover_window,
+            handover: VecDeque::new(),
             held: Vec::new(),
+            last_sequence: saved.next_sequence.and_then(|n| n.checked_sub(1)),
             saved,
             saved_at: Instant::now(),
             published: [0, 0],
@@ -101,6 +131,15 @@ impl FeatureCore {
         self.held.len()
     }
 
+    /// Bytes held besides the series: the handover buffer and held deliveries.
+    pub fn buffer_bytes(&self) -> usize {
+        self.handover
+            .iter()
+            .map(|v| std::mem::size_of::<Vector>() + v.features.cells.capacity() * 32)
+            .sum::<usize>()
+            + self.held.capacity() * std::mem::size_of::<Delivery>()
+    }
+
     /// Feeds one observation and publishes the vectors it made due.
     pub async fn observe(
         &mut self,
@@ -109,28 +148,82 @@ impl FeatureCore {
         entered: Option<f64>,
     ) -> Result<usize, FeatureError> {
         self.series.observe(observation, sequence);
-        let due = self.series.due()?;
-        for vector in &due {
-            self.publisher
-                .publish(vectors::to_message(vector, self.profile))
-                .await?;
-            let (status, index) = match vector.status {
-                VectorStatus::Provisional => ("provisional", 0),
-                VectorStatus::Final => ("final", 1),
-            };
-            self.published[index] += 1;
-            let series = match vector.series {
-                super::series::SeriesId::Global => "global",
-                super::series::SeriesId::Region(_) => "region",
-            };
-            events::vectors_published(series, status, 1);
+        if sequence.is_some() {
+            self.last_sequence = self.last_sequence.max(sequence);
         }
-        if !due.is_empty() {
+        let due = {
+            let _tick = tracing::debug_span!("features", watermark = ?self.series.flux_watermark())
+                .entered();
+            self.series.due()?
+        };
+        let count = due.len();
+        self.take_over_if_membership_changed().await?;
+        let membership = self.membership.get();
+        for vector in due {
+            if membership.owns(vector.series) {
+                self.publish(&vector).await?;
+            } else if vector.status == VectorStatus::Final {
+                self.keep_for_handover(vector);
+            }
+        }
+        if count > 0 {
             if let Some(seconds) = entered {
                 events::end_to_end("feature_published", seconds);
             }
         }
-        Ok(due.len())
+        Ok(count)
+    }
+
+    async fn publish(&mut self, vector: &Vector) -> Result<(), FeatureError> {
+        self.publisher
+            .publish(vectors::to_message(vector, self.profile))
+            .await?;
+        let (status, index) = match vector.status {
+            VectorStatus::Provisional => ("provisional", 0),
+            VectorStatus::Final => ("final", 1),
+        };
+        self.published[index] += 1;
+        let series = match vector.series {
+            SeriesId::Global => "global",
+            SeriesId::Region(_) => "region",
+        };
+        events::vectors_published(series, status, 1);
+        Ok(())
+    }
+
+    fn keep_for_handover(&mut self, vector: Vector) {
+        let newest = vector.features.timestamp;
+        self.handover.push_back(vector);
+        let oldest = newest - self.handover_window;
+        while self
+            .handover
+            .front()
+            .is_some_and(|v| v.features.timestamp < oldest)
+            || self.handover.len() > HANDOVER_MAX
+        {
+            self.handover.pop_front();
+        }
+    }
+
+    /// When the worker set changed, publish the buffered vectors of series this worker now
+    /// owns (their previous owner may have stopped before publishing them; the stream drops
+    /// the ones it did publish, same id and content).
+    async fn take_over_if_membership_changed(&mut self) -> Result<(), FeatureError> {
+        let membership = self.membership.get();
+        if membership.generation == self.seen_generation {
+            return Ok(());
+        }
+        self.seen_generation = membership.generation;
+        let mut kept = VecDeque::with_capacity(self.handover.len());
+        for vector in std::mem::take(&mut self.handover) {
+            if membership.owns(vector.series) {
+                self.publish(&vector).await?;
+            } else {
+                kept.push_back(vector);
+            }
+        }
+        self.handover = kept;
+        Ok(())
     }
 
     /// One delivery from OBS: decode (dead-letter if it cannot be), observe, hold for the ack.
@@ -158,27 +251,35 @@ impl FeatureCore {
     }
 
     /// Waits for every vector sent to be stored, acks the inputs that produced them, and saves
-    /// the checkpoint when the progress moved (at most once a second unless `force`).
+    /// the checkpoints when the progress moved (at most once a second unless `force`).
     pub async fn settle(&mut self, force: bool) -> Result<(), FeatureError> {
+        self.take_over_if_membership_changed().await?;
         self.publisher.flush().await?;
         for delivery in self.held.drain(..) {
             if let Err(e) = delivery.ack().await {
                 tracing::debug!(error = %e, "ack lost; the observation will be redelivered (vectors are de-duplicated)");
             }
         }
+        let progress = self.series.progress();
         self.status.send_replace(FeatureStatus {
-            progress: self.series.progress(),
+            progress,
             provisional_published: self.published[0],
             final_published: self.published[1],
             finished: self.series.finished(),
             late_flares: self.series.stats().late_flares,
         });
         let now = FeatureCheckpoint {
-            progress: self.series.progress(),
+            progress,
             rebuild_from: self.series.rebuild_from(),
+            next_sequence: self.last_sequence.map(|s| s + 1),
         };
         if now != self.saved && (force || self.saved_at.elapsed() >= CHECKPOINT_EVERY) {
-            self.checkpoints.put(CHECKPOINT_KEY, &now).await?;
+            self.checkpoints
+                .put(&worker_key(&self.worker), &now)
+                .await?;
+            if self.membership.get().owns(SeriesId::Global) {
+                self.checkpoints.put(GLOBAL_KEY, &progress).await?;
+            }
             self.saved = now;
             self.saved_at = Instant::now();
         }

@@ -1,10 +1,13 @@
-//! The feature role: a durable pull consumer on OBS feeding the [`actor::FeatureActor`],
-//! which keeps the global [`series::FeatureSeries`] and publishes provisional and final
-//! vectors to `flare.features.global` (and one series per active region). A restart
-//! rebuilds the state from the stream and the checkpoint (see [`rebuild`]).
+//! The feature role: each feature worker consumes all of OBS (its own durable pull consumer)
+//! into a [`series::FeatureSeries`] and publishes the vectors of the series it owns (see
+//! [`membership`]): provisional and final vectors on `flare.features.global` and final ones per
+//! active region on `flare.features.region.<number>`. A restart rebuilds the state from the
+//! stream and the checkpoint (see [`rebuild`]).
 
 pub mod actor;
 pub mod core;
+pub mod jobs;
+pub mod membership;
 pub mod rebuild;
 pub mod series;
 
@@ -14,18 +17,44 @@ use actors::{ActorMetrics, Mailbox};
 use chrono::Duration;
 
 use crate::bus::{streams, subjects, Checkpoints};
+use crate::config::FeaturesConfig;
 use crate::pipeline::{Runtime, StartError};
 
 use self::actor::{FeatureActor, Settle};
-use self::core::{FeatureCheckpoint, FeatureCore, CHECKPOINT_KEY};
+use self::core::{worker_key, FeatureCheckpoint, FeatureCore};
+use self::membership::{sanitize_id, MembershipHandle};
 use self::series::{FeatureSeries, SeriesSettings};
 
 /// The actor name (metric label).
 pub const ACTOR: &str = "features";
 
+/// The worker id from config, or the host name.
+pub fn worker_id(config: &FeaturesConfig) -> String {
+    if !config.worker_id.is_empty() {
+        return sanitize_id(&config.worker_id);
+    }
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    sanitize_id(&host)
+}
+
+/// The series settings from config.
+pub fn series_settings(f: &FeaturesConfig) -> SeriesSettings {
+    SeriesSettings {
+        profile: f.profile,
+        cadence: Duration::seconds(i64::try_from(f.cadence_secs).unwrap_or(60)),
+        horizon: Duration::minutes(i64::try_from(f.final_horizon_minutes).unwrap_or(120)),
+        region_cadence: (f.region_vector_every_secs > 0)
+            .then(|| Duration::seconds(i64::try_from(f.region_vector_every_secs).unwrap_or(3600))),
+    }
+}
+
 pub struct FeaturesRole {
     arbiter: Arbiter,
     addr: Addr<FeatureActor>,
+    pub worker: String,
     /// What the actor has published so far.
     pub status: tokio::sync::watch::Receiver<self::core::FeatureStatus>,
     /// Observations re-read from the stream at start (restart rebuild).
@@ -36,12 +65,62 @@ impl FeaturesRole {
     pub async fn start(runtime: &Runtime) -> Result<FeaturesRole, StartError> {
         let config = &runtime.config;
         let f = &config.features;
+        let worker = worker_id(f);
         let checkpoints = Checkpoints::new(runtime.topology.checkpoints.clone());
-        let saved: FeatureCheckpoint = checkpoints.get(CHECKPOINT_KEY).await?.unwrap_or_default();
-        let mut consumer = streams::durable_obs_consumer(
+        let saved: FeatureCheckpoint = checkpoints
+            .get(&worker_key(&worker))
+            .await?
+            .unwrap_or_default();
+        // Without a position to resume from, start over (the checkpoint is of an older form).
+        let saved = if saved.next_sequence.is_some() {
+            saved
+        } else {
+            FeatureCheckpoint::default()
+        };
+        let membership = MembershipHandle::new(&worker);
+        let kv = runtime.topology.checkpoints.clone();
+        let (stop, handle) = (runtime.shutdown.clone(), membership.clone());
+        runtime
+            .shutdown
+            .spawn(membership::run(kv, handle, async move {
+                stop.cancelled().await
+            }));
+
+        let series = FeatureSeries::new(series_settings(f), saved.progress)
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let js = runtime.topology.js.clone();
+        let publisher = actors::nats::Publisher::new(
+            js.clone(),
+            PublisherConfig::default(),
+            runtime.shutdown.token(),
+        );
+        let handover = Duration::minutes(i64::try_from(f.handover_window_minutes).unwrap_or(60));
+        let mut core = FeatureCore::new(
+            series,
+            publisher,
+            checkpoints,
+            f.profile,
+            membership,
+            handover,
+            saved,
+        );
+        let rebuilt = match (saved.rebuild_from, saved.next_sequence) {
+            (Some(from), Some(next)) if next > from => {
+                rebuild::rebuild(&runtime.topology.obs, from, next - 1, &mut core)
+                    .await
+                    .map_err(|e| StartError::Config(format!("rebuilding the feature state: {e}")))?
+            }
+            _ => 0,
+        };
+        if rebuilt > 0 {
+            tracing::info!(rebuilt, from = ?saved.rebuild_from, next = ?saved.next_sequence, "feature state rebuilt from the stream");
+        }
+        let consumer_name = format!("{}-{worker}", streams::FEATURES_CONSUMER);
+        let consumer = streams::worker_obs_consumer(
             &runtime.topology,
-            streams::FEATURES_CONSUMER,
+            &consumer_name,
             f.max_in_flight,
+            saved.next_sequence,
         )
         .await?;
         let stop = runtime.shutdown.clone();
@@ -51,38 +130,6 @@ impl FeaturesRole {
             std::time::Duration::from_secs(5),
             async move { stop.cancelled().await },
         ));
-        let resume_at = consumer
-            .info()
-            .await
-            .map_err(|e| StartError::Config(format!("features consumer info: {e}")))?
-            .ack_floor
-            .stream_sequence;
-        let settings = SeriesSettings {
-            profile: f.profile,
-            cadence: Duration::seconds(i64::try_from(f.cadence_secs).unwrap_or(60)),
-            horizon: Duration::minutes(i64::try_from(f.final_horizon_minutes).unwrap_or(120)),
-            region_cadence: (f.region_vector_every_secs > 0).then(|| {
-                Duration::seconds(i64::try_from(f.region_vector_every_secs).unwrap_or(3600))
-            }),
-        };
-        let series = FeatureSeries::new(settings, saved.progress)
-            .map_err(|e| StartError::Config(e.to_string()))?;
-        let js = runtime.topology.js.clone();
-        let publisher = actors::nats::Publisher::new(
-            js.clone(),
-            PublisherConfig::default(),
-            runtime.shutdown.token(),
-        );
-        let mut core = FeatureCore::new(series, publisher, checkpoints, f.profile, saved);
-        let rebuilt = match saved.rebuild_from {
-            Some(from) => rebuild::rebuild(&runtime.topology.obs, from, resume_at, &mut core)
-                .await
-                .map_err(|e| StartError::Config(format!("rebuilding the feature state: {e}")))?,
-            None => 0,
-        };
-        if rebuilt > 0 {
-            tracing::info!(rebuilt, from = ?saved.rebuild_from, to = resume_at, "feature state rebuilt from the stream");
-        }
         let status = core.subscribe();
         let metrics = ActorMetrics::register(ACTOR);
         let arbiter = Arbiter::new();
@@ -111,9 +158,12 @@ impl FeaturesRole {
                 "features source stopped"
             );
         });
+        start_jobs(runtime, series_settings(f)).await?;
+        tracing::info!(worker, "feature worker started");
         Ok(FeaturesRole {
             arbiter,
             addr,
+            worker,
             status,
             rebuilt,
         })
@@ -126,4 +176,47 @@ impl FeaturesRole {
         }
         self.arbiter.stop();
     }
+}
+
+/// The backfill job taker of a feature worker: the shared JOBS consumer feeding a
+/// [`jobs::JobActor`] one job at a time, on its own arbiter (a job is CPU work that must not
+/// delay the live series). Runs on the System thread (arbiters are created from it).
+async fn start_jobs(runtime: &Runtime, settings: SeriesSettings) -> Result<(), StartError> {
+    let config = &runtime.config;
+    let options = crate::store::StoreOptions::from(&config.database);
+    // Connecting is lazy: this only checks the URL; the database is first used by a job.
+    let store = crate::store::Store::connect(&config.database.url, &options)
+        .await
+        .map_err(|e| StartError::Config(format!("database for feature jobs: {e}")))?;
+    let consumer = streams::jobs_consumer(&runtime.topology).await?;
+    let js = runtime.topology.js.clone();
+    let metrics = ActorMetrics::register("feature_jobs");
+    let publisher = actors::nats::Publisher::new(
+        js.clone(),
+        PublisherConfig::default(),
+        runtime.shutdown.token(),
+    );
+    let arbiter = Arbiter::new();
+    let actor_metrics = metrics.clone();
+    let addr = jobs::JobActor::start_in_arbiter(&arbiter.handle(), move |_| {
+        jobs::JobActor::new(store, settings, publisher, actor_metrics)
+    });
+    let source = PullSource::new(
+        consumer,
+        PullSourceConfig {
+            max_in_flight: 1,
+            batch: 1,
+            ..Default::default()
+        },
+        metrics.clone(),
+        DeadLetterSink::new(js, subjects::dlq_for),
+    );
+    let (shutdown, limit) = (runtime.shutdown.clone(), config.shutdown.limit());
+    runtime.shutdown.spawn(async move {
+        source
+            .run(Mailbox::new(addr, metrics), shutdown, limit)
+            .await;
+        arbiter.stop();
+    });
+    Ok(())
 }

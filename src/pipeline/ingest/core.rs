@@ -91,6 +91,9 @@ pub struct IngestCore {
     kind: SourceKind,
     publisher: ObservationPublisher,
     checkpoints: Checkpoints,
+    /// Where the state lives in the bucket: the feed's own key, or a namespaced one (a
+    /// backfill keeps its progress and detector apart from live ingest's).
+    checkpoint_key: String,
     state: SourceCheckpoint,
     overlap: Duration,
     /// The last detector watermark published (to publish only advances).
@@ -107,10 +110,22 @@ impl IngestCore {
         overlap: Duration,
         detector: StreamConfig,
     ) -> Result<IngestCore, IngestError> {
-        let mut state: SourceCheckpoint = checkpoints
-            .get(kind.checkpoint_key())
-            .await?
-            .unwrap_or_default();
+        let key = kind.checkpoint_key().to_string();
+        IngestCore::restore_at(key, kind, publisher, checkpoints, overlap, detector).await
+    }
+
+    /// Like [`IngestCore::restore`], with the state under `checkpoint_key` instead of the
+    /// feed's own key.
+    pub async fn restore_at(
+        checkpoint_key: String,
+        kind: SourceKind,
+        publisher: ObservationPublisher,
+        checkpoints: Checkpoints,
+        overlap: Duration,
+        detector: StreamConfig,
+    ) -> Result<IngestCore, IngestError> {
+        let mut state: SourceCheckpoint =
+            checkpoints.get(&checkpoint_key).await?.unwrap_or_default();
         if kind == SourceKind::Xrays(XrayFeed::Primary) && state.detector.is_none() {
             state.detector = Some(StreamDetector::new(detector));
         }
@@ -125,6 +140,7 @@ impl IngestCore {
             kind,
             publisher,
             checkpoints,
+            checkpoint_key,
             state,
             overlap,
             last_mark,
@@ -151,6 +167,17 @@ impl IngestCore {
     }
 
     /// Publishes one payload and saves the checkpoint once the stream acknowledged it all.
+    /// One `publish` span per payload (never per record) for the slow-operation log.
+    #[tracing::instrument(
+        name = "publish",
+        level = "debug",
+        skip_all,
+        fields(
+            source = self.kind.source(),
+            records = payload.records.len(),
+            rejected = payload.rejected.len()
+        )
+    )]
     pub async fn ingest(&mut self, payload: IngestPayload) -> Result<IngestReport, IngestError> {
         let mut report = IngestReport::default();
         for rejected in &payload.rejected {
@@ -272,7 +299,7 @@ impl IngestCore {
 
     async fn save(&self) -> Result<(), IngestError> {
         self.checkpoints
-            .put(self.kind.checkpoint_key(), &self.state)
+            .put(&self.checkpoint_key, &self.state)
             .await?;
         Ok(())
     }

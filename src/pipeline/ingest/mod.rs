@@ -4,6 +4,7 @@
 //! and checkpoints its progress in the key-value bucket.
 
 pub mod actor;
+pub mod backfill;
 pub mod core;
 pub mod poller;
 pub mod publisher;

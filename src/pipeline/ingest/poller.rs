@@ -8,13 +8,15 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::actor::{Ingest, IngestActor};
-use super::core::{IngestPayload, Records, SourceCheckpoint};
+use super::core::{IngestError, IngestPayload, Records, SourceCheckpoint};
 use crate::bus::Checkpoints;
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::domain::XrayFeed;
 use crate::pipeline::events;
 use crate::sources::donki::parse_donki_flares;
-use crate::sources::fetch::{donki_url, FetchOutcome, Fetcher, Url, Validators};
+use crate::sources::fetch::{
+    donki_url, FetchError, FetchErrorKind, FetchOutcome, Fetcher, RedactedUrl, Url, Validators,
+};
 use crate::sources::swpc_regions::parse_regions;
 use crate::sources::swpc_xray::parse_xrays;
 use crate::sources::{PayloadError, SourceKind};
@@ -27,8 +29,8 @@ pub struct PollSpec {
     /// The feed URL (DONKI: the FLR endpoint; the date window and key are added per poll).
     pub url: String,
     pub interval: Duration,
-    /// DONKI only.
-    pub api_key: String,
+    /// DONKI only; a [`Secret`] so that printing a spec cannot show it.
+    pub api_key: Secret,
     pub lookback_days: u64,
 }
 
@@ -43,7 +45,7 @@ pub fn poll_specs(config: &Config) -> Vec<PollSpec> {
             kind: SourceKind::Xrays(XrayFeed::Primary),
             url: s.xray.primary_url.clone(),
             interval: secs(s.xray.interval_secs),
-            api_key: String::new(),
+            api_key: Secret::default(),
             lookback_days: 0,
         });
         if !s.xray.secondary_url.is_empty() {
@@ -51,7 +53,7 @@ pub fn poll_specs(config: &Config) -> Vec<PollSpec> {
                 kind: SourceKind::Xrays(XrayFeed::Secondary),
                 url: s.xray.secondary_url.clone(),
                 interval: secs(s.xray.interval_secs),
-                api_key: String::new(),
+                api_key: Secret::default(),
                 lookback_days: 0,
             });
         }
@@ -61,7 +63,7 @@ pub fn poll_specs(config: &Config) -> Vec<PollSpec> {
             kind: SourceKind::Regions,
             url: s.regions.url.clone(),
             interval: secs(s.regions.interval_secs),
-            api_key: String::new(),
+            api_key: Secret::default(),
             lookback_days: 0,
         });
     }
@@ -71,7 +73,7 @@ pub fn poll_specs(config: &Config) -> Vec<PollSpec> {
             kind: SourceKind::Donki,
             url: s.donki.url.clone(),
             interval: secs(s.donki.interval_secs),
-            api_key: key.to_string(),
+            api_key: s.donki.api_key.clone(),
             lookback_days: s.donki.lookback_days,
         });
     } else if s.donki.enabled {
@@ -82,16 +84,57 @@ pub fn poll_specs(config: &Config) -> Vec<PollSpec> {
     specs
 }
 
-/// Why one poll produced nothing (for the incident log).
+/// Why one poll produced nothing (for the incident log). Every variant's text names the URL
+/// (redacted), so an operator can tell which feed and which request failed.
 #[derive(Debug)]
 enum PollFailure {
-    Fetch(String),
-    Payload(PayloadError),
+    /// The fetch failed after its retries; the error's text carries the redacted URL.
+    Fetch(FetchError),
+    /// The body arrived but is not a usable payload (HTML page, truncated or wrong JSON).
+    Payload {
+        url: RedactedUrl,
+        error: PayloadError,
+    },
+    /// The configured URL is invalid (its text is redacted).
     Url(String),
+    /// The payload parsed but could not be published (NATS refused it, or shutdown).
+    Ingest {
+        url: RedactedUrl,
+        error: IngestError,
+    },
+    /// The ingest actor is gone: nothing more to poll for.
     Actor,
 }
 
+impl std::fmt::Display for PollFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollFailure::Fetch(e) => write!(f, "{e}"),
+            PollFailure::Payload { url, error } => {
+                write!(f, "GET {url}: unusable payload: {error}")
+            }
+            PollFailure::Url(text) => f.write_str(text),
+            PollFailure::Ingest { url, error } => {
+                write!(f, "publishing the payload of GET {url}: {error}")
+            }
+            PollFailure::Actor => f.write_str("the ingest actor stopped"),
+        }
+    }
+}
+
+/// How a poll ended when it did not fail.
+enum Polled {
+    /// A payload was published (or the feed was unchanged).
+    Done,
+    /// Shutdown interrupted the fetch: neither counted nor logged, the loop ends.
+    Cancelled,
+}
+
 /// Polls `spec` until shutdown, handing payloads to `actor`.
+///
+/// A failure is logged once per incident (the first failing poll, with the URL), not once per
+/// poll: a feed that is down for a day would otherwise log every minute. Every poll is still
+/// counted in `pipeline_fetches_total{source,outcome}`; the recovery is logged too.
 pub async fn run(
     spec: PollSpec,
     fetcher: Fetcher,
@@ -100,12 +143,15 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let source = spec.kind.source();
-    let saved: SourceCheckpoint = checkpoints
-        .get(spec.kind.checkpoint_key())
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    // The validators of the last payload published survive restarts in the checkpoint, so a
+    // restarted poller's first request can be answered with a 304.
+    let saved: SourceCheckpoint = match checkpoints.get(spec.kind.checkpoint_key()).await {
+        Ok(saved) => saved.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(source, error = %e, "no saved validators; the first poll is unconditional");
+            SourceCheckpoint::default()
+        }
+    };
     let mut validators = Validators {
         etag: saved.etag,
         last_modified: saved.last_modified,
@@ -119,20 +165,21 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
         }
         match poll_once(&spec, &fetcher, &mut validators, &actor, &shutdown).await {
-            Ok(()) => {
+            Ok(Polled::Done) => {
                 if let Some(incident) = failing.take() {
-                    tracing::info!(source, "polling recovered after: {incident}");
+                    tracing::info!(source, incident = %incident, "polling recovered");
                 }
             }
+            Ok(Polled::Cancelled) => break,
             Err(failure) => {
-                let text = describe(&failure);
                 if failing.is_none() {
                     tracing::warn!(
                         source,
-                        "poll failed (logged once until it recovers): {text}"
+                        error = %failure,
+                        "poll failed; logged once until the feed recovers"
                     );
                 }
-                failing = Some(text);
+                failing = Some(failure.to_string());
                 if matches!(failure, PollFailure::Actor) {
                     break;
                 }
@@ -141,59 +188,63 @@ pub async fn run(
     }
 }
 
-fn describe(failure: &PollFailure) -> String {
-    match failure {
-        PollFailure::Fetch(text) | PollFailure::Url(text) => text.clone(),
-        PollFailure::Payload(e) => format!("unusable payload: {e}"),
-        PollFailure::Actor => "the ingest actor stopped".to_string(),
-    }
-}
-
+/// One poll: fetch (conditional, with retries), parse, publish. Counts exactly one
+/// `pipeline_fetches_total` outcome and one `pipeline_fetch_seconds` sample per poll that
+/// reached the network: `fresh`, `not_modified`, `bad_payload` or the fetch error's code.
 async fn poll_once(
     spec: &PollSpec,
     fetcher: &Fetcher,
     validators: &mut Validators,
     actor: &Mailbox<IngestActor>,
     shutdown: &Shutdown,
-) -> Result<(), PollFailure> {
+) -> Result<Polled, PollFailure> {
     let source = spec.kind.source();
     let url = match spec.kind {
         SourceKind::Donki => {
             let end = Utc::now().date_naive();
-            let start = end - chrono::Days::new(spec.lookback_days);
-            donki_url(&spec.url, start, end, &spec.api_key)
+            let start = end
+                .checked_sub_days(chrono::Days::new(spec.lookback_days))
+                .unwrap_or(end);
+            donki_url(&spec.url, start, end, spec.api_key.expose())
                 .map_err(|e| PollFailure::Url(e.to_string()))?
         }
-        _ => Url::parse(&spec.url).map_err(|e| PollFailure::Url(format!("{}: {e}", spec.url)))?,
+        _ => Url::parse(&spec.url).map_err(|e| {
+            PollFailure::Url(format!("{}: {e}", RedactedUrl::from_unparsed(&spec.url)))
+        })?,
     };
+    let shown = RedactedUrl::new(&url);
     // DONKI's window moves daily: its validators would never match, and it has none anyway.
-    let sent = if spec.kind == SourceKind::Donki {
-        Validators::default()
-    } else {
+    let conditional = spec.kind != SourceKind::Donki;
+    let sent = if conditional {
         validators.clone()
+    } else {
+        Validators::default()
     };
-    let outcome = fetcher.get(&url, &sent, &shutdown.token()).await;
-    let body = match outcome {
+    let (body, fresh, elapsed) = match fetcher.get(&url, &sent, &shutdown.token()).await {
         Ok(FetchOutcome::Fresh {
             body,
             validators: fresh,
             elapsed,
             ..
-        }) => {
-            events::fetched(source, "fresh", elapsed.as_secs_f64());
-            *validators = fresh;
-            body
-        }
+        }) => (body, fresh, elapsed),
         Ok(FetchOutcome::NotModified { elapsed, .. }) => {
             events::fetched(source, "not_modified", elapsed.as_secs_f64());
-            return Ok(());
+            return Ok(Polled::Done);
         }
+        Err(e) if e.kind() == FetchErrorKind::Cancelled => return Ok(Polled::Cancelled),
         Err(e) => {
             events::fetched(source, e.code(), e.elapsed().as_secs_f64());
-            return Err(PollFailure::Fetch(e.to_string()));
+            return Err(PollFailure::Fetch(e));
         }
     };
-    let parsed = match spec.kind {
+    // One span per payload (never per record): the parse stage of the slow-operation log.
+    let parse_span = tracing::debug_span!(
+        "parse",
+        source,
+        bytes = body.len(),
+        records = tracing::field::Empty
+    );
+    let parsed = parse_span.in_scope(|| match spec.kind {
         SourceKind::Xrays(feed) => {
             parse_xrays(&body, feed).map(|p| (Records::Xrays(p.records), p.rejected))
         }
@@ -203,33 +254,43 @@ async fn poll_once(
         SourceKind::Donki => {
             parse_donki_flares(&body).map(|p| (Records::Donki(p.records), p.rejected))
         }
-    };
+    });
+    if let Ok((records, _)) = &parsed {
+        parse_span.record("records", records.len());
+    }
+    drop(parse_span);
     let (records, rejected) = match parsed {
         Ok(r) => r,
-        Err(e) => {
-            events::fetched(source, "bad_payload", 0.0);
-            // The body was not usable: do not keep its validators, or a 304 would hide the
-            // next good version.
-            *validators = Validators::default();
-            return Err(PollFailure::Payload(e));
+        Err(error) => {
+            // The fetch worked but the body is unusable: counted as such (not as `fresh`),
+            // and its validators are not kept, or a 304 would hide the next good version.
+            events::fetched(source, "bad_payload", elapsed.as_secs_f64());
+            return Err(PollFailure::Payload { url: shown, error });
         }
     };
+    events::fetched(source, "fresh", elapsed.as_secs_f64());
     let payload = IngestPayload {
         records,
         rejected,
-        validators: Some((validators.etag.clone(), validators.last_modified.clone())),
+        validators: conditional.then(|| (fresh.etag.clone(), fresh.last_modified.clone())),
     };
     match actor.send(Ingest(payload)).await {
         Ok(Ok(report)) => {
+            // Only now: a payload that was not published must not be answered with a 304
+            // next time.
+            if conditional {
+                *validators = fresh;
+            }
             tracing::debug!(
                 source,
                 published = report.published,
                 skipped = report.skipped_old,
+                dead_lettered = report.dead_lettered,
                 "poll ingested"
             );
-            Ok(())
+            Ok(Polled::Done)
         }
-        Ok(Err(e)) => Err(PollFailure::Fetch(format!("ingest: {e}"))),
+        Ok(Err(error)) => Err(PollFailure::Ingest { url: shown, error }),
         Err(_) => Err(PollFailure::Actor),
     }
 }

@@ -233,7 +233,18 @@ impl FlushJob {
 
     /// Writes the batch, retrying transient failures with backoff until it commits or a stop
     /// is requested (None). Held messages get in-progress acks so the server does not
-    /// redeliver them meanwhile.
+    /// redeliver them meanwhile. One `write` span per batch (retries included) for the
+    /// slow-operation log.
+    #[tracing::instrument(
+        name = "write",
+        level = "debug",
+        skip_all,
+        fields(
+            records = batch.len(),
+            messages = held.len(),
+            attempts = tracing::field::Empty
+        )
+    )]
     async fn write_until_committed(&self, batch: &WriteBatch, held: &[Held]) -> Option<WriteStats> {
         let mut delay = self.settings.retry_base;
         let mut attempt = 0u32;
@@ -242,6 +253,7 @@ impl FlushJob {
             let started = Instant::now();
             match self.store.write(batch, self.settings.profile).await {
                 Ok(stats) => {
+                    tracing::Span::current().record("attempts", attempt + 1);
                     events::batch_committed(held.len(), started.elapsed().as_secs_f64());
                     if attempt > 0 {
                         tracing::info!(attempts = attempt + 1, "batch committed after retries");

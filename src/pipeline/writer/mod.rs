@@ -22,12 +22,7 @@ pub const ACTOR: &str = "writer";
 /// Connects to the configured database (creating the SQLite file's directory) and runs the
 /// migrations.
 pub async fn open_store(config: &Config) -> Result<Store, crate::store::StoreError> {
-    let options = StoreOptions {
-        max_connections: config.database.max_connections,
-        acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
-        ..StoreOptions::default()
-    };
-    let store = Store::connect(&config.database.url, &options).await?;
+    let store = Store::connect(&config.database.url, &StoreOptions::from(&config.database)).await?;
     store.migrate().await?;
     Ok(store)
 }

@@ -223,10 +223,35 @@ impl Fetcher {
         cancel: &CancellationToken,
     ) -> Result<FetchOutcome, FetchError> {
         let shown = RedactedUrl::new(url);
-        let span = tracing::debug_span!("fetch", url = %shown);
-        self.get_with_retries(url, &shown, validators, cancel)
-            .instrument(span)
-            .await
+        // One span per fetch (retries included): what the slow-operation warning and
+        // `flare-plus profile` report as the fetch stage, with the outcome recorded at the end.
+        let span = tracing::debug_span!(
+            "fetch",
+            url = %shown,
+            outcome = tracing::field::Empty,
+            bytes = tracing::field::Empty,
+            attempts = tracing::field::Empty
+        );
+        let result = self
+            .get_with_retries(url, &shown, validators, cancel)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(FetchOutcome::Fresh { body, attempts, .. }) => {
+                span.record("outcome", "fresh");
+                span.record("bytes", body.len());
+                span.record("attempts", attempts);
+            }
+            Ok(FetchOutcome::NotModified { attempts, .. }) => {
+                span.record("outcome", "not_modified");
+                span.record("attempts", attempts);
+            }
+            Err(e) => {
+                span.record("outcome", e.code());
+                span.record("attempts", e.attempts());
+            }
+        }
+        result
     }
 
     async fn get_with_retries(
@@ -292,14 +317,16 @@ impl Fetcher {
             }
             if !failure.kind.is_retryable() || attempts > self.cfg.max_retries {
                 let err = error(failure.kind, attempts, failure.detail);
+                let elapsed_ms = u64::try_from(err.elapsed().as_millis()).unwrap_or(u64::MAX);
                 // The error's text carries the redacted URL.
-                warn!(
-                    kind = err.code(),
-                    attempts,
-                    elapsed_ms = u64::try_from(err.elapsed().as_millis()).unwrap_or(u64::MAX),
-                    error = %err,
-                    "fetch failed"
-                );
+                if err.kind() == FetchErrorKind::Status(404) {
+                    // "Not there" is an answer, not a fault: the caller decides what it means
+                    // (a backfill's absent day file; a poller's wrong URL, which the poller
+                    // logs once per incident), so it is not a warning here.
+                    debug!(kind = err.code(), attempts, elapsed_ms, error = %err, "fetch failed");
+                } else {
+                    warn!(kind = err.code(), attempts, elapsed_ms, error = %err, "fetch failed");
+                }
                 return Err(err);
             }
             let delay = self.retry_delay(attempts - 1, failure.retry_after);

@@ -36,6 +36,7 @@ impl PgStore {
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::from_sqlx(e, &redactor))?
             .application_name("flare-plus");
+        let connect = super::with_statement_logging(connect, opts.slow_statement);
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)
             .acquire_timeout(opts.acquire_timeout)

@@ -60,6 +60,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(opts.sqlite_busy_timeout);
+        let connect = super::with_statement_logging(connect, opts.slow_statement);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut pool = SqlitePoolOptions::new().acquire_timeout(opts.acquire_timeout);
         if in_memory {

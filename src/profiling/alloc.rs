@@ -1,0 +1,152 @@
+//! A counting global allocator: the system allocator plus two process-wide counters, the
+//! bytes currently allocated and the highest value that reached since the last
+//! [`reset_peak`]. It is the Rust side of Python's `tracemalloc` figures (current and peak
+//! traced memory), but always on: the binary declares it as `#[global_allocator]`, so it must
+//! stay cheap. An allocation costs one relaxed `fetch_add` plus a relaxed load of the peak (a
+//! compare-and-swap only when a new peak is reached); a free costs one `fetch_sub`.
+//!
+//! The counters are statics of this module, so library code ([`crate::commands::profile`])
+//! reads them whichever binary installed the allocator. In a binary that did not install it
+//! (the integration tests), [`is_active`] is false and the figures are reported as missing.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bytes allocated and not yet freed (requested sizes, not the allocator's rounding).
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+/// Highest [`CURRENT`] since start or the last [`reset_peak`].
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// The system allocator, counted. Declare it in a binary:
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: flare_plus::profiling::alloc::CountingAlloc = CountingAlloc;
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CountingAlloc;
+
+#[inline]
+fn grew(by: usize) {
+    let now = CURRENT.fetch_add(by, Ordering::Relaxed).wrapping_add(by);
+    // Most allocations do not set a new peak: a plain load keeps them off the CAS loop.
+    if now > PEAK.load(Ordering::Relaxed) {
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
+#[inline]
+fn shrank(by: usize) {
+    CURRENT.fetch_sub(by, Ordering::Relaxed);
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged and returns
+// its result; the counters never influence the memory handed out.
+unsafe impl GlobalAlloc for CountingAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract (non-zero size layout, guaranteed by the caller).
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was returned by this allocator (hence `System`) with `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        shrank(layout.size());
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded contract: `ptr` came from this allocator with `layout`.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            let old = layout.size();
+            if new_size >= old {
+                grew(new_size - old);
+            } else {
+                shrank(old - new_size);
+            }
+        }
+        new
+    }
+}
+
+/// Bytes currently allocated through [`CountingAlloc`].
+pub fn current() -> usize {
+    CURRENT.load(Ordering::Relaxed)
+}
+
+/// Highest [`current`] since start or since the last [`reset_peak`].
+pub fn peak() -> usize {
+    PEAK.load(Ordering::Relaxed)
+}
+
+/// Starts a new peak window at the current figure (one per profile scenario). Returns the
+/// current bytes, the window's baseline.
+pub fn reset_peak() -> usize {
+    let now = current();
+    PEAK.store(now, Ordering::Relaxed);
+    now
+}
+
+/// Whether [`CountingAlloc`] is this process's global allocator: any running Rust process
+/// has allocated something by the time it asks, so a zero count means "not installed".
+pub fn is_active() -> bool {
+    current() > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unit-test binary does not install the allocator, so the counters are driven
+    /// directly through the trait methods.
+    #[test]
+    fn counts_allocations_frees_and_reallocations_and_keeps_the_peak() {
+        // Other tests in this binary never touch the statics (only this one calls
+        // CountingAlloc), so exact deltas hold.
+        let a = CountingAlloc;
+        let base = reset_peak();
+        let layout = Layout::from_size_align(1 << 20, 8).expect("valid layout");
+        // SAFETY: non-zero layout; every pointer is freed below with its current layout.
+        unsafe {
+            let p = a.alloc(layout);
+            assert!(!p.is_null());
+            assert_eq!(current() - base, 1 << 20);
+            let p = a.realloc(p, layout, 3 << 20);
+            assert!(!p.is_null());
+            assert_eq!(current() - base, 3 << 20);
+            let bigger = Layout::from_size_align(3 << 20, 8).expect("valid layout");
+            let p = a.realloc(p, bigger, 1 << 19);
+            assert!(!p.is_null());
+            assert_eq!(current() - base, 1 << 19);
+            assert_eq!(peak() - base, 3 << 20);
+            a.dealloc(
+                p,
+                Layout::from_size_align(1 << 19, 8).expect("valid layout"),
+            );
+            let z = a.alloc_zeroed(layout);
+            assert!(!z.is_null() && *z == 0);
+            a.dealloc(z, layout);
+        }
+        assert_eq!(current(), base);
+        assert_eq!(peak() - base, 3 << 20);
+        assert_eq!(reset_peak(), base);
+        assert_eq!(peak(), base);
+    }
+}
