@@ -20,20 +20,15 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Arbiter};
-use actors::nats::{Publisher, PublisherConfig};
-use actors::{ActorMetrics, Mailbox, Shutdown};
+use actors::Shutdown;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::actor::IngestActor;
-use super::core::{IngestCore, IngestError, IngestReport};
-use super::publisher::ObservationPublisher;
+use super::core::{IngestError, IngestReport};
 use super::replay::{IngestRouter, ReplayError, ReplayInput, Replayer, Speed};
-use super::{actor_name, overlap};
+use super::IngestRole;
 use crate::bus::codec::content_hash;
 use crate::bus::{BusError, Checkpoints};
-use crate::detect::StreamConfig;
 use crate::domain::XrayFeed;
 use crate::pipeline::Runtime;
 use crate::sources::donki::parse_donki_flares;
@@ -264,57 +259,6 @@ pub enum BackfillError {
     Finish(ReplayError),
 }
 
-/// The ingest actors of a backfill: as [`super::IngestRole`] starts them, one per feed on its
-/// own arbiter, but with each feed's checkpoint under `namespace` (see the module docs).
-struct BackfillActors {
-    router: IngestRouter,
-    arbiters: Vec<Arbiter>,
-}
-
-impl BackfillActors {
-    async fn start(runtime: &Runtime, namespace: &str) -> Result<BackfillActors, IngestError> {
-        let config = &runtime.config;
-        let detector = StreamConfig {
-            min_class: config.min_class(),
-            merge: config.merge_rule(),
-            ..StreamConfig::default()
-        };
-        let mut router = IngestRouter::default();
-        let mut arbiters = Vec::new();
-        for kind in KINDS {
-            let js = async_nats::jetstream::ContextBuilder::new()
-                .max_ack_inflight(4096)
-                .backpressure_on_inflight(true)
-                .build(runtime.nats.clone());
-            let sink = Publisher::new(js, PublisherConfig::default(), runtime.shutdown.token());
-            let core = IngestCore::restore_at(
-                format!("{namespace}.{}", kind.checkpoint_key()),
-                kind,
-                ObservationPublisher::new(sink, kind.source()),
-                Checkpoints::new(runtime.topology.checkpoints.clone()),
-                overlap(config, kind),
-                detector,
-            )
-            .await?;
-            let metrics = ActorMetrics::register(actor_name(kind));
-            let arbiter = Arbiter::new();
-            let actor_metrics = metrics.clone();
-            let addr = IngestActor::start_in_arbiter(&arbiter.handle(), move |_| {
-                IngestActor::new(core, actor_metrics)
-            });
-            router.actors.insert(kind, Mailbox::new(addr, metrics));
-            arbiters.push(arbiter);
-        }
-        Ok(BackfillActors { router, arbiters })
-    }
-
-    fn stop(self) {
-        for arbiter in self.arbiters {
-            arbiter.stop();
-        }
-    }
-}
-
 /// Runs the backfill `plan` in `runtime` (which must have NATS and the topology up), calling
 /// `on_event` as it goes. Returns when every day is done, on a shutdown request
 /// (`interrupted`), or on the first day that fails.
@@ -373,7 +317,7 @@ pub async fn backfill(
         },
         BackfillSource::Dir(dir) => Days::Dir(dir),
     };
-    let actors = BackfillActors::start(runtime, &key).await?;
+    let actors = IngestRole::start_in(runtime, &KINDS, Some(&key)).await?;
     let result = run_days(
         runtime,
         plan,

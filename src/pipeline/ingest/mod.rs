@@ -54,8 +54,19 @@ pub struct IngestRole {
 }
 
 impl IngestRole {
-    /// Starts one actor per kind, restoring each checkpoint.
+    /// Starts one actor per kind, restoring each feed's checkpoint.
     pub async fn start(runtime: &Runtime, kinds: &[SourceKind]) -> Result<IngestRole, IngestError> {
+        IngestRole::start_in(runtime, kinds, None).await
+    }
+
+    /// [`IngestRole::start`] with the checkpoints (and detector) kept under
+    /// `<namespace>.<feed key>` instead of the feeds' own keys: a backfill of past days must
+    /// neither be skipped as "older than the live checkpoint" nor move it.
+    pub async fn start_in(
+        runtime: &Runtime,
+        kinds: &[SourceKind],
+        namespace: Option<&str>,
+    ) -> Result<IngestRole, IngestError> {
         let config = &runtime.config;
         let detector = StreamConfig {
             min_class: config.min_class(),
@@ -70,7 +81,12 @@ impl IngestRole {
                 .backpressure_on_inflight(true)
                 .build(runtime.nats.clone());
             let sink = Publisher::new(js, PublisherConfig::default(), runtime.shutdown.token());
-            let core = IngestCore::restore(
+            let key = match namespace {
+                Some(ns) => format!("{ns}.{}", kind.checkpoint_key()),
+                None => kind.checkpoint_key().to_string(),
+            };
+            let core = IngestCore::restore_at(
+                key,
                 kind,
                 ObservationPublisher::new(sink, kind.source()),
                 Checkpoints::new(runtime.topology.checkpoints.clone()),
