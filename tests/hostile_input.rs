@@ -937,7 +937,7 @@ fn hostile_messages_go_to_the_dlq_and_valid_ones_are_stored() {
         &mut writer,
     );
     assert_eq!(
-        support::procs::http_get(writer.http_port, "/readyz").map(|(s, _)| s),
+        support::procs::http_get(writer.port(), "/readyz").map(|(s, _)| s),
         Some(200)
     );
 

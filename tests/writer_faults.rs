@@ -238,7 +238,7 @@ fn postgres_down_for_20_seconds_loses_and_doubles_nothing() {
     assert!(
         names.contains(&"writer".to_string()),
         "consumers {names:?}; port {}; log:\n{}",
-        writer.http_port,
+        writer.port(),
         writer.log_text()
     );
     let mut replay = s.replay();

@@ -149,18 +149,32 @@ async fn ensure_stream(
     config: stream::Config,
 ) -> Result<stream::Stream, BusError> {
     let name = config.name.clone();
-    js.create_or_update_stream(config).await.map_err(|e| {
-        BusError::new(
-            BusErrorKind::Topology,
-            format!("cannot create or update stream {name}: {e}"),
-        )
-    })?;
-    js.get_stream(&name).await.map_err(|e| {
-        BusError::new(
-            BusErrorKind::Topology,
-            format!("cannot open stream {name}: {e}"),
-        )
-    })
+    // Roles starting at the same moment on a fresh server race to create the same stream; the
+    // loser gets an error (e.g. "subjects overlap") although the stream now exists as wanted.
+    // So a failed create is followed by a look-up, retried briefly.
+    let mut last_error = None;
+    for attempt in 0..5u32 {
+        match js.create_or_update_stream(config.clone()).await {
+            Ok(_) => last_error = None,
+            Err(e) => last_error = Some(e.to_string()),
+        }
+        match js.get_stream(&name).await {
+            Ok(stream)
+                if last_error.is_none()
+                    || stream.cached_info().config.subjects == config.subjects =>
+            {
+                return Ok(stream);
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt + 1))).await,
+        }
+    }
+    Err(BusError::new(
+        BusErrorKind::Topology,
+        format!(
+            "cannot create or update stream {name}: {}",
+            last_error.unwrap_or_else(|| "not found after creation".into())
+        ),
+    ))
 }
 
 /// A durable pull consumer on OBS shared by every instance of a role. `max_ack_pending`

@@ -115,8 +115,52 @@ pub fn read_payload(path: &Path) -> Result<Vec<u8>, FilesError> {
     Ok(bytes)
 }
 
+/// Largest recorded X-ray file read (decompressed); far above a year of minute data.
+pub const MAX_RECORDED_BYTES: usize = 2 << 30;
+
+/// X-ray files larger than this on disk are parsed from a stream, one element at a time,
+/// instead of from the whole text in memory (slower per byte, but memory stays at the
+/// records). A gzipped file is judged by its compressed size (JSON compresses ~17x).
+const STREAM_ABOVE_PLAIN: u64 = 48 << 20;
+const STREAM_ABOVE_GZIP: u64 = 3 << 20;
+
 /// Parses a recorded file with the parser of its kind.
 pub fn parse(file: &RecordedFile) -> Result<ParsedFile, FilesError> {
+    if let SourceKind::Xrays(feed) = file.kind {
+        let io = |source| FilesError::Io {
+            path: file.path.clone(),
+            source,
+        };
+        let size = std::fs::metadata(&file.path).map_err(io)?.len();
+        let gz = file
+            .path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        if size
+            > if gz {
+                STREAM_ABOVE_GZIP
+            } else {
+                STREAM_ABOVE_PLAIN
+            }
+        {
+            let handle = std::io::BufReader::new(std::fs::File::open(&file.path).map_err(io)?);
+            let reader: Box<dyn Read> = if gz {
+                Box::new(flate2::read::GzDecoder::new(handle))
+            } else {
+                Box::new(handle)
+            };
+            let parsed = crate::sources::swpc_xray::parse_xrays_reader_limited(
+                reader,
+                feed,
+                MAX_RECORDED_BYTES,
+            )
+            .map_err(|source| FilesError::Payload {
+                path: file.path.clone(),
+                source,
+            })?;
+            return Ok(ParsedFile::Xrays(parsed));
+        }
+    }
     let bytes = read_payload(&file.path)?;
     let payload = |source| FilesError::Payload {
         path: file.path.clone(),

@@ -45,14 +45,15 @@ impl Env {
 
     /// Starts `flare-plus ARGS`; stdout and stderr go to a log file named after `name`.
     pub fn spawn(&self, name: &str, args: &[&str]) -> Proc {
-        let http_port = testkit::free_port();
         let log = self.dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let mut cmd = self.command(http_port, args);
+        // Port 0: the process binds a free port itself (no race with other tests for a port
+        // that was free a moment ago); `discover_port` reads it from the log.
+        let mut cmd = self.command(0, args);
         cmd.stdout(file.try_clone().expect("log file")).stderr(file);
         Proc {
             child: ChildGuard::spawn(name, &mut cmd),
-            http_port,
+            http_port: 0,
             log,
         }
     }
@@ -63,31 +64,31 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The HTTP port, once the process logged it (0 before).
-    fn discover_port(&mut self) -> u16 {
-        if self.http_port == 0 {
-            let log = self.log_text();
-            self.http_port = log
-                .lines()
-                .find(|l| l.contains("serving /metrics"))
-                .and_then(|l| l.split("127.0.0.1:").nth(1))
-                .map(|rest| {
-                    rest.chars()
-                        .take_while(char::is_ascii_digit)
-                        .collect::<String>()
-                })
-                .and_then(|digits| digits.parse().ok())
-                .unwrap_or(0);
+    /// The HTTP port the process bound (read from its log; 0 until it logged it).
+    pub fn port(&self) -> u16 {
+        if self.http_port != 0 {
+            return self.http_port;
         }
-        self.http_port
+        self.log_text()
+            .lines()
+            .find(|l| l.contains("serving /metrics"))
+            .and_then(|l| l.split("127.0.0.1:").nth(1))
+            .map(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(0)
     }
 
     /// Waits until /readyz answers 200 (the process is connected and its consumers bound).
     pub fn wait_ready(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            let port = self.discover_port();
+            let port = self.port();
             if port != 0 && http_get(port, "/readyz").map(|(s, _)| s) == Some(200) {
+                self.http_port = port;
                 return;
             }
             assert!(
@@ -107,7 +108,7 @@ impl Proc {
 
     /// The process's /metrics text.
     pub fn metrics(&self) -> String {
-        http_get(self.http_port, "/metrics")
+        http_get(self.port(), "/metrics")
             .map(|(_, body)| body)
             .unwrap_or_default()
     }

@@ -9,6 +9,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use crate::pipeline::features::series::SeriesId;
@@ -97,6 +100,7 @@ pub fn sanitize_id(raw: &str) -> String {
 }
 
 /// Heartbeats and membership updates until `stop`; then removes this worker's heartbeat.
+/// One KV watch (`features.members.>`) keeps the latest heartbeat time of every worker.
 pub async fn run(
     store: kv::Store,
     handle: MembershipHandle,
@@ -104,52 +108,66 @@ pub async fn run(
 ) {
     let me = handle.get().me;
     let key = format!("{PREFIX}{me}");
+    let mut beats: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut watch: Option<kv::Watch> = None;
     let mut tick = tokio::time::interval(BEAT);
     tokio::pin!(stop);
     loop {
+        if watch.is_none() {
+            match store.watch_with_history(format!("{PREFIX}>")).await {
+                Ok(w) => watch = Some(w),
+                Err(e) => tracing::warn!(error = %e, "watching feature workers failed; retrying"),
+            }
+        }
+        let next_entry = async {
+            match watch.as_mut() {
+                Some(w) => w.next().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tick.tick() => {
                 if let Err(e) = store.put(&key, bytes::Bytes::from_static(b"1")).await {
                     tracing::warn!(error = %e, "feature worker heartbeat failed");
-                    continue;
                 }
-                match live_members(&store).await {
-                    Ok(live) => handle.set_live(live),
-                    Err(e) => tracing::warn!(error = %e, "reading feature workers failed"),
-                }
+                handle.set_live(live_members(&beats));
             }
+            entry = next_entry => match entry {
+                Some(Ok(entry)) => {
+                    if let Some(id) = entry.key.strip_prefix(PREFIX) {
+                        match entry.operation {
+                            kv::Operation::Put => {
+                                beats.insert(id.to_string(), entry.created);
+                            }
+                            kv::Operation::Delete | kv::Operation::Purge => {
+                                beats.remove(id);
+                            }
+                        }
+                    }
+                }
+                // The watch ended or failed (NATS reconnecting): reopen it next round.
+                Some(Err(_)) | None => watch = None,
+            },
             _ = &mut stop => break,
         }
     }
     let _ = store.delete(&key).await;
 }
 
-/// Members whose heartbeat is at most [`LIVENESS`] older than the newest one.
-async fn live_members(store: &kv::Store) -> Result<Vec<String>, String> {
-    let mut keys = store.keys().await.map_err(|e| e.to_string())?;
-    let mut beats = Vec::new();
-    while let Some(key) = keys.next().await {
-        let key = key.map_err(|e| e.to_string())?;
-        let Some(id) = key.strip_prefix(PREFIX) else {
-            continue;
-        };
-        if let Ok(Some(entry)) = store.entry(&key).await {
-            if entry.operation == kv::Operation::Put {
-                beats.push((id.to_string(), entry.created));
-            }
-        }
-    }
-    let Some(newest) = beats.iter().map(|(_, t)| *t).max() else {
-        return Ok(Vec::new());
+/// Members whose heartbeat is at most [`LIVENESS`] older than the newest one (server time).
+fn live_members(beats: &HashMap<String, DateTime<Utc>>) -> Vec<String> {
+    let Some(newest) = beats.values().max().copied() else {
+        return Vec::new();
     };
     let limit = chrono::Duration::from_std(LIVENESS).unwrap_or(chrono::Duration::seconds(5));
     let mut live: Vec<String> = beats
-        .into_iter()
-        .filter(|(_, t)| newest - *t <= limit)
-        .map(|(id, _)| id)
+        .iter()
+        .filter(|(_, t)| newest - **t <= limit)
+        .map(|(id, _)| id.clone())
         .collect();
     live.sort();
-    Ok(live)
+    live.dedup();
+    live
 }
 
 #[cfg(test)]
@@ -178,5 +196,18 @@ mod tests {
         assert!(!m("b", &members).owns(SeriesId::Global));
         assert!(Membership::alone("x").owns(SeriesId::Region(5)));
         assert_eq!(sanitize_id("host.example:1"), "host_example_1");
+    }
+
+    #[test]
+    fn stale_heartbeats_drop_out() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let beats: HashMap<String, DateTime<Utc>> = [
+            ("b".to_string(), t("2024-01-01T00:00:10Z")),
+            ("a".to_string(), t("2024-01-01T00:00:06Z")),
+            ("gone".to_string(), t("2024-01-01T00:00:04Z")),
+        ]
+        .into();
+        assert_eq!(live_members(&beats), vec!["a".to_string(), "b".to_string()]);
+        assert!(live_members(&HashMap::new()).is_empty());
     }
 }

@@ -54,6 +54,13 @@ impl WriterRole {
             w.max_in_flight,
         )
         .await?;
+        let stop = runtime.shutdown.clone();
+        tokio::spawn(streams::watch_consumer_backlog(
+            consumer.clone(),
+            streams::WRITER_CONSUMER,
+            Duration::from_secs(5),
+            async move { stop.cancelled().await },
+        ));
         let settings = WriterSettings {
             batch_max_messages: w.batch_max_messages,
             batch_max_bytes: w.batch_max_bytes,

@@ -2,4 +2,4 @@
 
 mod parse;
 
-pub use parse::{parse_xrays, parse_xrays_reader, MAX_ABS_FLUX};
+pub use parse::{parse_xrays, parse_xrays_reader, parse_xrays_reader_limited, MAX_ABS_FLUX};

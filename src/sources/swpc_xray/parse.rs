@@ -39,8 +39,18 @@ pub fn parse_xrays_reader<R: Read>(
     reader: R,
     feed: XrayFeed,
 ) -> Result<Parsed<XrayObservation>, PayloadError> {
+    parse_xrays_reader_limited(reader, feed, MAX_PAYLOAD_BYTES)
+}
+
+/// [`parse_xrays_reader`] with another size limit: local recorded files (a year of minute
+/// data is ~180 MB of JSON) are trusted with more than an upstream response.
+pub fn parse_xrays_reader_limited<R: Read>(
+    reader: R,
+    feed: XrayFeed,
+    limit: usize,
+) -> Result<Parsed<XrayObservation>, PayloadError> {
     let mut acc = BandAccumulator::default();
-    for_each_element_reader(reader, MAX_PAYLOAD_BYTES, |_, raw| acc.add(raw))?;
+    for_each_element_reader(reader, limit, |_, raw| acc.add(raw))?;
     Ok(acc.finish(feed))
 }
 

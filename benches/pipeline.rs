@@ -1,0 +1,524 @@
+//! Pipeline benchmarks (`cargo bench --bench pipeline`): the release binary's roles as
+//! processes against a private nats-server (JetStream, file storage) and SQLite, measured in
+//! one run next to a bare async-nats JetStream publish -> pull-consume of the same number of
+//! messages. Prints one section per measurement; docs/BENCHMARKS.md records the results.
+//!
+//! Environment: FLARE_BENCH_YEAR_DAYS=DIR runs the year replay too (DIR = daily directories
+//! from `tools/split-days.py`); FLARE_BENCH_LIVE_SECS (default 60) sets the live-latency run.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer, stream};
+use futures_util::StreamExt;
+use support::procs::{fixture_path, metric, metric_sum, Env, Proc};
+
+fn main() {
+    let live_secs: u64 = std::env::var("FLARE_BENCH_LIVE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let sample_records = 42_991 + 297 + 70;
+    println!(
+        "# pipeline benchmarks ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let bare = bare_jetstream(sample_records + 200);
+    println!(
+        "\n## bare JetStream publish -> consume, {} messages of {} B",
+        bare.messages, bare.bytes
+    );
+    println!(
+        "rate {:.0} msg/s ({:.2} s)",
+        bare.messages as f64 / bare.seconds,
+        bare.seconds
+    );
+
+    let sample = replay_run(
+        "sample",
+        Source::Replay(fixture_path()),
+        "2024-05-30T23:59:00Z",
+    );
+    report(&sample, bare.messages as f64 / bare.seconds);
+
+    if let Ok(days) = std::env::var("FLARE_BENCH_YEAR_DAYS") {
+        let bare_year = bare_jetstream(525_600 + 3_600 + 1_000);
+        println!(
+            "\n## bare JetStream publish -> consume, {} messages",
+            bare_year.messages
+        );
+        println!(
+            "rate {:.0} msg/s ({:.2} s)",
+            bare_year.messages as f64 / bare_year.seconds,
+            bare_year.seconds
+        );
+        let year = replay_run(
+            "year",
+            Source::Backfill(days.into(), "2023-01-01", "2023-12-31"),
+            "2023-12-31T23:59:00Z",
+        );
+        report(&year, bare_year.messages as f64 / bare_year.seconds);
+    }
+
+    live_latency(live_secs);
+    feature_backfill();
+}
+
+struct Bare {
+    messages: usize,
+    bytes: usize,
+    seconds: f64,
+}
+
+/// Publishes `n` observation-sized messages (async acks, 256 in flight) while a durable pull
+/// consumer (batches of 256, explicit ack of each) drains them; wall time from the first
+/// publish to the last ack.
+fn bare_jetstream(n: usize) -> Bare {
+    let nats = testkit::NatsServer::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let payload = br#"{"v":1,"kind":"xrs","data":{"feed":"primary","time":"2024-05-01T00:00:00Z","satellite":16,"flux_short":1.09497e-8,"flux_long":3.13212e-7,"electron_contamination_short":false,"electron_contamination_long":false}}"#;
+    let seconds = rt.block_on(async {
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        let s = js
+            .create_stream(stream::Config {
+                name: "BARE".into(),
+                subjects: vec!["bare.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let c = s
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("c".into()),
+                max_ack_pending: 4096,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let consume = tokio::spawn(async move {
+            let mut done = 0;
+            while done < n {
+                let mut batch = c.fetch().max_messages(256).messages().await.unwrap();
+                while let Some(m) = batch.next().await {
+                    m.unwrap().ack().await.unwrap();
+                    done += 1;
+                }
+            }
+        });
+        let mut acks = std::collections::VecDeque::new();
+        for i in 0..n {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert("Nats-Msg-Id", format!("m{i}").as_str());
+            acks.push_back(
+                js.publish_with_headers("bare.xrs", h, payload.as_slice().into())
+                    .await
+                    .unwrap(),
+            );
+            if acks.len() >= 256 {
+                acks.pop_front().unwrap().await.unwrap();
+            }
+        }
+        for a in acks {
+            a.await.unwrap();
+        }
+        consume.await.unwrap();
+        started.elapsed().as_secs_f64()
+    });
+    Bare {
+        messages: n,
+        bytes: payload.len(),
+        seconds,
+    }
+}
+
+enum Source {
+    Replay(std::path::PathBuf),
+    Backfill(std::path::PathBuf, &'static str, &'static str),
+}
+
+struct RunResult {
+    name: &'static str,
+    records: f64,
+    seconds: f64,
+    rss: Vec<(&'static str, u64)>,
+    writer: String,
+    features: String,
+    ingest_rss_kib: u64,
+    final_vectors: f64,
+}
+
+fn vm_hwm_kib(p: &Proc) -> u64 {
+    let pid = p.child.pid().unwrap_or(0);
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Runs writer + features, then the ingest (replay or backfill), and waits until every record
+/// is stored and the last tick is final. Measures wall time from the ingest's start.
+fn replay_run(name: &'static str, source: Source, last_tick: &str) -> RunResult {
+    let nats = testkit::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        nats_url: nats.url(),
+        database_url: format!("sqlite://{}", dir.path().join("flare.db").display()),
+        dir: dir.path().to_path_buf(),
+        extra: vec![(
+            "RUST_LOG".into(),
+            "warn,flare_plus::pipeline::supervisor=info".into(),
+        )],
+    };
+    let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
+    writer.wait_ready(Duration::from_secs(60));
+    let mut worker_env = env.clone();
+    worker_env
+        .extra
+        .push(("FLARE__FEATURES__WORKER_ID".into(), "bench".into()));
+    let mut features = worker_env.spawn("features", &["run", "--role", "features"]);
+    features.wait_ready(Duration::from_secs(60));
+    let started = Instant::now();
+    let mut ingest = match &source {
+        Source::Replay(dir) => env.spawn("ingest", &["replay", dir.to_str().unwrap()]),
+        Source::Backfill(dir, from, to) => env.spawn(
+            "ingest",
+            &[
+                "backfill",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--source",
+                dir.to_str().unwrap(),
+            ],
+        ),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
+    let js = {
+        let _g = rt.enter();
+        jetstream::new(client)
+    };
+    let mut ingest_rss = 0;
+    let mut ingest_done = false;
+    loop {
+        if !ingest_done {
+            ingest_rss = ingest_rss.max(vm_hwm_kib(&ingest));
+            if let Some(status) = ingest.child.wait_timeout(Duration::from_millis(0)) {
+                assert!(status.success(), "ingest failed:\n{}", ingest.log_text());
+                ingest_done = true;
+            }
+        }
+        let done = ingest_done
+            && rt.block_on(async {
+                let obs = js.get_stream("OBS").await.unwrap();
+                let mut w = obs
+                    .get_consumer::<consumer::pull::Config>("writer")
+                    .await
+                    .unwrap();
+                let info = w.info().await.unwrap();
+                let kv = js.get_key_value("flare_checkpoints").await.unwrap();
+                let global = kv
+                    .get("features.global")
+                    .await
+                    .unwrap()
+                    .map(|b| String::from_utf8_lossy(&b).to_string());
+                info.num_pending == 0
+                    && info.num_ack_pending == 0
+                    && global
+                        .is_some_and(|g| g.contains(&format!("\"last_final\":\"{last_tick}\"")))
+            });
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let (w, f) = (writer.metrics(), features.metrics());
+    let result = RunResult {
+        name,
+        records: metric(&w, "pipeline_records_stored_total").unwrap_or(0.0),
+        seconds,
+        rss: vec![
+            ("writer", vm_hwm_kib(&writer)),
+            ("features", vm_hwm_kib(&features)),
+        ],
+        ingest_rss_kib: ingest_rss,
+        final_vectors: metric_sum(&f, "pipeline_vectors_published_total", "status=\"final\""),
+        writer: w,
+        features: f,
+    };
+    writer.terminate();
+    features.terminate();
+    result
+}
+
+/// `histogram_quantile` over one series' buckets: cumulative counts by upper bound.
+fn quantile(text: &str, name: &str, labels: &str, q: f64) -> Option<f64> {
+    let prefix = format!("{name}_bucket{{");
+    let mut buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter(|l| l.starts_with(&prefix) && l.contains(labels))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((bound, l.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    if total == 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let (mut lower, mut below) = (0.0, 0.0);
+    for (bound, count) in buckets {
+        if count >= rank {
+            if bound.is_infinite() {
+                return Some(lower);
+            }
+            let within = if count > below {
+                (rank - below) / (count - below)
+            } else {
+                0.0
+            };
+            return Some(lower + (bound - lower) * within);
+        }
+        lower = bound;
+        below = count;
+    }
+    None
+}
+
+fn ms(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:.2} ms", v * 1e3))
+}
+
+fn report(r: &RunResult, bare_rate: f64) {
+    let rate = r.records / r.seconds;
+    println!("\n## pipeline replay: {}", r.name);
+    println!(
+        "{:.0} records stored in {:.2} s = {:.0} records/s end to end ({:.0}% of the bare JetStream rate); {:.0} final vectors",
+        r.records,
+        r.seconds,
+        rate,
+        100.0 * rate / bare_rate,
+        r.final_vectors
+    );
+    println!(
+        "peak RSS: ingest {} MiB, {}",
+        r.ingest_rss_kib / 1024,
+        r.rss
+            .iter()
+            .map(|(n, k)| format!("{n} {} MiB", k / 1024))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (text, actor) in [(&r.writer, "writer"), (&r.features, "features")] {
+        let labels = format!("actor=\"{actor}\"");
+        println!(
+            "mailbox latency {actor}: p50 {} p99 {}; handler p50 {} p99 {}",
+            ms(quantile(
+                text,
+                "actor_mailbox_latency_seconds",
+                &labels,
+                0.5
+            )),
+            ms(quantile(
+                text,
+                "actor_mailbox_latency_seconds",
+                &labels,
+                0.99
+            )),
+            ms(quantile(text, "actor_handler_seconds", &labels, 0.5)),
+            ms(quantile(text, "actor_handler_seconds", &labels, 0.99)),
+        );
+    }
+}
+
+/// The sample replayed at 60x (one X-ray minute per second, as live SWPC data arrives per
+/// minute), `secs` long: mailbox latency of each actor and end-to-end latency from a record
+/// entering (ingest) to being stored / to its provisional vector being acked by the stream.
+fn live_latency(secs: u64) {
+    let nats = testkit::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        nats_url: nats.url(),
+        database_url: format!("sqlite://{}", dir.path().join("flare.db").display()),
+        dir: dir.path().to_path_buf(),
+        extra: vec![(
+            "RUST_LOG".into(),
+            "warn,flare_plus::pipeline::supervisor=info".into(),
+        )],
+    };
+    let mut all = env.spawn(
+        "all",
+        &[
+            "run",
+            "--replay",
+            fixture_path().to_str().unwrap(),
+            "--speed",
+            "60x",
+        ],
+    );
+    all.wait_ready(Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(secs));
+    let text = all.metrics();
+    all.terminate();
+    println!("\n## live cadence (replay at 60x: one X-ray minute per second), {secs} s");
+    for actor in ["ingest_xrs_primary", "writer", "features"] {
+        let labels = format!("actor=\"{actor}\"");
+        println!(
+            "mailbox latency {actor}: p50 {} p99 {} ({} messages)",
+            ms(quantile(
+                &text,
+                "actor_mailbox_latency_seconds",
+                &labels,
+                0.5
+            )),
+            ms(quantile(
+                &text,
+                "actor_mailbox_latency_seconds",
+                &labels,
+                0.99
+            )),
+            metric(
+                &text,
+                &format!("actor_mailbox_latency_seconds_count{{{labels}}}")
+            )
+            .unwrap_or(0.0)
+        );
+    }
+    for stage in ["stored", "feature_published"] {
+        let labels = format!("stage=\"{stage}\"");
+        println!(
+            "end to end (entered -> {stage}): p50 {} p99 {} ({} samples)",
+            ms(quantile(&text, "pipeline_end_to_end_seconds", &labels, 0.5)),
+            ms(quantile(
+                &text,
+                "pipeline_end_to_end_seconds",
+                &labels,
+                0.99
+            )),
+            metric(
+                &text,
+                &format!("pipeline_end_to_end_seconds_count{{{labels}}}")
+            )
+            .unwrap_or(0.0)
+        );
+    }
+}
+
+/// `features backfill` over the sample's 30 days (from a database filled with the sample),
+/// with 1 and then 2 worker processes: vectors per second.
+fn feature_backfill() {
+    use flare_plus::profile::Profile;
+    use flare_plus::store::{Store, StoreOptions, WriteBatch};
+    println!("\n## feature backfill jobs (30 days, 6 h jobs)");
+    let fixture = support::load_fixture();
+    for workers in [1, 2] {
+        let nats = testkit::NatsServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("flare.db").display());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let store = Store::connect(&db, &StoreOptions::default()).await.unwrap();
+            store.migrate().await.unwrap();
+            let mut flares = support::db::load_detected();
+            flares.extend(support::load_donki());
+            for chunk in fixture.flux.chunks(5_000) {
+                store
+                    .write(
+                        &WriteBatch {
+                            xrays: chunk.to_vec(),
+                            ..Default::default()
+                        },
+                        Profile::FlarePlus,
+                    )
+                    .await
+                    .unwrap();
+            }
+            store
+                .write(
+                    &WriteBatch {
+                        regions: fixture.regions.clone(),
+                        flares,
+                        ..Default::default()
+                    },
+                    Profile::FlarePlus,
+                )
+                .await
+                .unwrap();
+            store.close().await;
+        });
+        let env = Env {
+            nats_url: nats.url(),
+            database_url: db,
+            dir: dir.path().to_path_buf(),
+            extra: vec![(
+                "RUST_LOG".into(),
+                "warn,flare_plus::pipeline::supervisor=info".into(),
+            )],
+        };
+        let mut procs: Vec<Proc> = (0..workers)
+            .map(|i| {
+                let mut e = env.clone();
+                e.extra
+                    .push(("FLARE__FEATURES__WORKER_ID".into(), format!("w{i}")));
+                let mut p = e.spawn(&format!("w{i}"), &["run", "--role", "features"]);
+                p.wait_ready(Duration::from_secs(60));
+                p
+            })
+            .collect();
+        let started = Instant::now();
+        let mut cmd = env.spawn(
+            "backfill",
+            &[
+                "features",
+                "backfill",
+                "--from",
+                "2024-05-03T00:00:00",
+                "--to",
+                "2024-05-30T23:59:00",
+                "--job-hours",
+                "6",
+            ],
+        );
+        assert!(
+            cmd.wait_exit(Duration::from_secs(900)).success(),
+            "{}",
+            cmd.log_text()
+        );
+        let seconds = started.elapsed().as_secs_f64();
+        let vectors: f64 = procs
+            .iter()
+            .map(|p| {
+                metric_sum(
+                    &p.metrics(),
+                    "pipeline_vectors_published_total",
+                    "series=\"backfill\"",
+                )
+            })
+            .sum();
+        println!(
+            "{workers} worker(s): {vectors:.0} vectors in {seconds:.2} s = {:.0} vectors/s",
+            vectors / seconds
+        );
+        for p in &mut procs {
+            p.terminate();
+        }
+    }
+}
