@@ -55,6 +55,7 @@ pub struct Config {
     pub http_client: HttpClientConfig,
     pub sources: SourcesConfig,
     pub detection: DetectionConfig,
+    pub ingest: IngestConfig,
     pub writer: WriterConfig,
     pub features: FeaturesConfig,
     pub shutdown: ShutdownConfig,
@@ -309,6 +310,19 @@ pub struct DetectionConfig {
     pub merge_rule: MergeRuleName,
     /// Smallest class detected (B, C, M or X); flare-plus used C.
     pub min_class: String,
+}
+
+/// Backpressure from the storage writer to ingest. OBS keeps acked messages (limits
+/// retention), so its size cannot tell ingest that the writer is slow; the writer consumer's
+/// backlog can.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Ingest holds publishes back while the writer consumer has more than this many
+    /// messages undelivered or unacked (0 = never).
+    pub max_writer_backlog: u64,
+    /// How often the backlog is read while publishing.
+    pub backlog_check_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -1,12 +1,15 @@
 //! NATS JetStream at the edges of an actor: a pull-consumer source feeding a [`crate::Mailbox`]
 //! with bounded in-flight work, the [`Delivery`] a handler acks when the effect is durable, and
-//! a [`Publisher`] sink with a bounded window of un-acked publishes.
+//! a [`Publisher`] sink with a bounded window of un-acked publishes, optionally held back by a
+//! [`BacklogGate`] while a downstream consumer is behind.
 
 mod delivery;
+mod gate;
 pub mod headers;
 mod sink;
 mod source;
 
 pub use delivery::{DeadLetterReason, DeadLetterSink, Delivery, DeliveryError};
+pub use gate::BacklogGate;
 pub use sink::{OutboundMessage, Publisher, PublisherConfig, SinkError};
 pub use source::{PullSource, PullSourceConfig, SourceReport};

@@ -8,6 +8,8 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use super::gate::BacklogGate;
+
 /// One message for a stream.
 #[derive(Debug, Clone)]
 pub struct OutboundMessage {
@@ -66,6 +68,7 @@ pub struct Publisher {
     stop: CancellationToken,
     published: u64,
     retries: u64,
+    gate: Option<BacklogGate>,
 }
 
 impl Publisher {
@@ -81,7 +84,14 @@ impl Publisher {
             stop,
             published: 0,
             retries: 0,
+            gate: None,
         }
+    }
+
+    /// Holds every publish back while `gate`'s consumer is too far behind.
+    pub fn with_gate(mut self, gate: BacklogGate) -> Publisher {
+        self.gate = Some(gate);
+        self
     }
 
     /// Sends `message`; returns once it is on its way (its ack may still be pending).
@@ -89,6 +99,7 @@ impl Publisher {
         while self.window.len() >= self.config.max_in_flight.max(1) {
             self.settle_oldest().await?;
         }
+        self.admit().await?;
         let ack = self.send_until_accepted(&message).await?;
         self.window.push_back(Pending { ack, message });
         Ok(())
@@ -100,6 +111,7 @@ impl Publisher {
         message: OutboundMessage,
     ) -> Result<PublishAck, SinkError> {
         self.flush().await?;
+        self.admit().await?;
         let ack = self.send_until_accepted(&message).await?;
         self.settle(Pending { ack, message }).await
     }
@@ -125,6 +137,13 @@ impl Publisher {
     /// Re-sends after failures so far.
     pub fn retries(&self) -> u64 {
         self.retries
+    }
+
+    async fn admit(&mut self) -> Result<(), SinkError> {
+        match &mut self.gate {
+            Some(gate) => gate.admit(&self.stop).await,
+            None => Ok(()),
+        }
     }
 
     async fn settle_oldest(&mut self) -> Result<(), SinkError> {

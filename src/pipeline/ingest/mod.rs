@@ -11,9 +11,10 @@ pub mod publisher;
 pub mod replay;
 
 use actix::{Actor, Arbiter};
-use actors::nats::{Publisher, PublisherConfig};
+use actors::nats::{BacklogGate, Publisher, PublisherConfig};
 use actors::{ActorMetrics, Mailbox};
 
+use crate::bus::streams::WRITER_CONSUMER;
 use crate::bus::Checkpoints;
 use crate::config::Config;
 use crate::detect::StreamConfig;
@@ -80,7 +81,15 @@ impl IngestRole {
                 .max_ack_inflight(4096)
                 .backpressure_on_inflight(true)
                 .build(runtime.nats.clone());
-            let sink = Publisher::new(js, PublisherConfig::default(), runtime.shutdown.token());
+            let mut sink = Publisher::new(js, PublisherConfig::default(), runtime.shutdown.token());
+            if config.ingest.max_writer_backlog > 0 {
+                sink = sink.with_gate(BacklogGate::new(
+                    runtime.topology.obs.clone(),
+                    WRITER_CONSUMER,
+                    config.ingest.max_writer_backlog,
+                    std::time::Duration::from_millis(config.ingest.backlog_check_ms.max(1)),
+                ));
+            }
             let key = match namespace {
                 Some(ns) => format!("{ns}.{}", kind.checkpoint_key()),
                 None => kind.checkpoint_key().to_string(),
