@@ -167,3 +167,62 @@ fn a_restart_from_the_checkpoint_continues_without_gaps_or_repeats() {
     );
     check_against_batch(profile, &out.finals);
 }
+
+#[test]
+fn flux_stored_out_of_order_before_its_detector_mark_gives_the_batch_vectors() {
+    // What ingest guarantees after a fault: a payload's records (500 here) are all stored
+    // before the detector mark that follows them, but a retried publish (e.g. across a
+    // nats-server restart) can land behind later records of its payload.
+    let profile = Profile::FlarePlus;
+    let mut reordered = Vec::new();
+    let mut chunk: Vec<Observation> = Vec::new();
+    let mut flux_in_chunk = 0;
+    let mut mark = None;
+    let mut moved = 0;
+    let mut close_chunk = |chunk: &mut Vec<Observation>, mark: Option<Observation>| {
+        let flux_at: Vec<usize> = chunk
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| matches!(o, Observation::Xray(_)))
+            .map(|(i, _)| i)
+            .collect();
+        if flux_at.len() > 103 {
+            // Three samples from the chunk's early part land at its end.
+            let late: Vec<Observation> = flux_at[100..103]
+                .iter()
+                .rev()
+                .map(|&i| chunk.remove(i))
+                .collect();
+            chunk.extend(late);
+            moved += 3;
+        }
+        reordered.append(chunk);
+        reordered.extend(mark);
+    };
+    for obs in sample_stream(profile) {
+        match &obs {
+            Observation::Progress(_) => mark = Some(obs),
+            _ => {
+                flux_in_chunk += usize::from(matches!(obs, Observation::Xray(_)));
+                chunk.push(obs);
+            }
+        }
+        if flux_in_chunk == 500 {
+            close_chunk(&mut chunk, mark.take());
+            flux_in_chunk = 0;
+        }
+    }
+    close_chunk(&mut chunk, mark.take());
+    assert!(moved > 200, "{moved} samples reordered");
+    let mut series = FeatureSeries::new(settings(profile), SeriesProgress::default()).unwrap();
+    let mut out = Run {
+        finals: BTreeMap::new(),
+        provisional: 0,
+        finals_published: 0,
+    };
+    run(&mut series, &reordered, 0, reordered.len(), &mut out);
+    assert!(series.finished());
+    assert_eq!(series.stats().late_flux, 0, "no sample came too late");
+    assert_eq!(out.finals.len(), 43_200);
+    check_against_batch(profile, &out.finals);
+}

@@ -19,6 +19,22 @@ pub fn record_dead_lettered(source: &'static str, code: &'static str, detail: &s
     tracing::warn!(source, code, detail, "record dead-lettered");
 }
 
+/// A feature worker got an OBS delivery out of stream order (`waited`: a later one, sent back
+/// until the missing one arrives; `redelivered`: one already observed; `hole_accepted`: the
+/// missing ones never came back).
+pub fn features_out_of_order(outcome: &'static str, expected: u64, got: u64) {
+    counter!(m::FEATURES_OUT_OF_ORDER_TOTAL, "outcome" => outcome).increment(1);
+    if outcome == "hole_accepted" {
+        tracing::warn!(
+            expected,
+            got,
+            "OBS messages missing for longer than the redelivery wait; continuing without them"
+        );
+    } else {
+        tracing::debug!(outcome, expected, got, "OBS delivery out of order");
+    }
+}
+
 /// Rows the writer stored in one table.
 pub fn rows_written(table: &'static str, n: u64) {
     if n > 0 {

@@ -34,6 +34,10 @@ pub const FETCHES_TOTAL: &str = "pipeline_fetches_total";
 /// Histogram by `source`: seconds per upstream fetch (including retries).
 pub const FETCH_SECONDS: &str = "pipeline_fetch_seconds";
 
+/// Counter by `outcome` (`waited`, `redelivered`, `hole_accepted`): OBS deliveries that reached
+/// a feature worker out of stream order (see `FeatureCore::take`).
+pub const FEATURES_OUT_OF_ORDER_TOTAL: &str = "pipeline_features_out_of_order_total";
+
 /// Buckets for every histogram above (anything without buckets would render as a summary).
 pub fn histogram_buckets() -> Vec<HistogramBuckets> {
     vec![
@@ -120,6 +124,11 @@ pub fn describe() {
         "Newest primary-feed GOES X-ray flux seen by the feature actor, W/m^2"
     );
     metrics::describe_counter!(FETCHES_TOTAL, Unit::Count, "Upstream fetches by outcome");
+    metrics::describe_counter!(
+        FEATURES_OUT_OF_ORDER_TOTAL,
+        Unit::Count,
+        "OBS deliveries a feature worker received out of stream order, by what it did"
+    );
     metrics::describe_histogram!(
         FETCH_SECONDS,
         Unit::Seconds,

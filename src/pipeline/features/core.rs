@@ -61,6 +61,12 @@ pub struct FeatureStatus {
 /// Inputs held at most this many before their vectors are flushed and they are acked.
 const SETTLE_EVERY: usize = 256;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// A delivery after a hole in the OBS sequence goes back for this long, until the missing
+/// one is redelivered (the consumer's ack_wait is 30 s; see [`FeatureCore::take`]).
+const HOLE_RETRY: Duration = Duration::from_secs(1);
+/// A hole older than this (ack_wait plus margin) is not coming back: the messages left the
+/// stream (its age or size limits).
+const HOLE_PATIENCE: Duration = Duration::from_secs(45);
 /// Most vectors kept for handover (whatever the window).
 const HANDOVER_MAX: usize = 16_384;
 
@@ -81,6 +87,8 @@ pub struct FeatureCore {
     /// Inputs whose vectors were sent but not yet acknowledged by the stream.
     held: Vec<Delivery>,
     last_sequence: Option<u64>,
+    /// Since when deliveries have been waiting for a missing OBS sequence.
+    hole_since: Option<Instant>,
     saved: FeatureCheckpoint,
     saved_at: Instant,
     /// Vectors published by status, for reports.
@@ -111,6 +119,7 @@ impl FeatureCore {
             handover: VecDeque::new(),
             held: Vec::new(),
             last_sequence: saved.next_sequence.and_then(|n| n.checked_sub(1)),
+            hole_since: None,
             saved,
             saved_at: Instant::now(),
             published: [0, 0],
@@ -227,7 +236,32 @@ impl FeatureCore {
     }
 
     /// One delivery from OBS: decode (dead-letter if it cannot be), observe, hold for the ack.
+    ///
+    /// The series needs OBS in stream order without holes. A delivery lost in flight (e.g.
+    /// while nats-server restarts) is redelivered only after the consumer's ack_wait, behind
+    /// later ones: those go back (nak with a short delay) until the missing one arrived. One
+    /// at or below the last observed sequence is a redelivery of data already in the series:
+    /// held and acked with the others.
     pub async fn take(&mut self, delivery: Delivery) -> Result<(), FeatureError> {
+        if let (Some(last), Some(sequence)) = (self.last_sequence, delivery.stream_sequence()) {
+            if sequence <= last {
+                events::features_out_of_order("redelivered", last + 1, sequence);
+                self.held.push(delivery);
+                return Ok(());
+            }
+            if sequence > last + 1 {
+                let since = *self.hole_since.get_or_insert_with(Instant::now);
+                if since.elapsed() < HOLE_PATIENCE {
+                    events::features_out_of_order("waited", last + 1, sequence);
+                    if let Err(e) = delivery.nak(HOLE_RETRY).await {
+                        tracing::debug!(error = %e, "nak lost; the delivery comes back after ack_wait");
+                    }
+                    return Ok(());
+                }
+                events::features_out_of_order("hole_accepted", last + 1, sequence);
+            }
+        }
+        self.hole_since = None;
         match Observation::decode(delivery.payload()) {
             Ok(observation) => {
                 let entered = delivery
@@ -241,6 +275,11 @@ impl FeatureCore {
                 }
             }
             Err(e) => {
+                // Its place in the sequence is taken, or the next delivery would look like
+                // it came after a hole.
+                if let Some(sequence) = delivery.stream_sequence() {
+                    self.last_sequence = self.last_sequence.max(Some(sequence));
+                }
                 let reason = DeadLetterReason::new(e.code(), e.to_string());
                 if delivery.dead_letter(&reason).await.is_ok() {
                     events::record_dead_lettered("features", reason.code, &reason.detail);

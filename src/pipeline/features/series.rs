@@ -21,13 +21,13 @@
 //! A DONKI flare published later than that (DONKI lags reality by hours) can change ticks
 //! that were already final; such records are counted as `late_flares`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::bus::{Observation, ProgressMark};
-use crate::domain::{FlareEvent, XrayFeed};
+use crate::domain::{FlareEvent, XrayFeed, XrayObservation};
 use crate::features::{CovariateRow, EngineError, FeatureConfig, FeatureEngine, FeatureRow};
 use crate::flare_events::{dedup_window, FlareEventSet};
 use crate::profile::Profile;
@@ -90,7 +90,8 @@ pub struct SeriesProgress {
 /// Counters of unusual input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SeriesStats {
-    /// Flux at or before the newest flux already seen (a re-send or a reordering).
+    /// Flux at or before the newest flux already in the final engine (a re-send, or a
+    /// reordering larger than the final horizon): it cannot be used any more.
     pub late_flux: u64,
     /// Flare records whose peak was at or before the last final tick when they arrived.
     pub late_flares: u64,
@@ -107,6 +108,13 @@ pub struct FeatureSeries {
     /// The first flux time seen: ticks start there when there is no progress yet.
     first_flux: Option<DateTime<Utc>>,
     flux_watermark: Option<DateTime<Utc>>,
+    /// Flux not yet in the final engine, by time. The stream can carry flux out of data-time
+    /// order (a publish retried after a nats-server restart lands behind later ones); the
+    /// final engine takes it in time order, just before it evaluates a tick. Bounded by the
+    /// final horizon and the detector lag.
+    final_flux: BTreeMap<DateTime<Utc>, XrayObservation>,
+    /// The newest flux time in the final engine.
+    finals_fed: Option<DateTime<Utc>>,
     detector_mark: Option<DateTime<Utc>>,
     ended: bool,
     progress: SeriesProgress,
@@ -140,6 +148,8 @@ impl FeatureSeries {
             flares: FlareEventSet::new(settings.profile),
             first_flux: None,
             flux_watermark: None,
+            final_flux: BTreeMap::new(),
+            finals_fed: None,
             detector_mark: None,
             ended: false,
             progress,
@@ -182,6 +192,8 @@ impl FeatureSeries {
             + self.finals.memory_bytes()
             + self.flares.memory_bytes()
             + self.needed.capacity() * std::mem::size_of::<(DateTime<Utc>, u64)>()
+            + self.final_flux.len()
+                * (std::mem::size_of::<XrayObservation>() + std::mem::size_of::<DateTime<Utc>>())
     }
 
     /// Takes one observation (in stream order); `sequence` is its OBS stream sequence.
@@ -191,16 +203,22 @@ impl FeatureSeries {
                 if x.feed != XrayFeed::Primary {
                     return;
                 }
-                if self.flux_watermark.is_some_and(|w| x.time <= w) {
+                if self.finals_fed.is_some_and(|f| x.time <= f) {
                     self.stats.late_flux += 1;
                     return;
                 }
-                // Cannot be refused: primary feed, time strictly after the last one.
-                let _ = self.provisional.push_flux(x);
-                let _ = self.finals.push_flux(x);
-                self.flux_watermark = Some(x.time);
-                self.first_flux.get_or_insert(x.time);
-                crate::pipeline::events::latest_flux(x.flux_short, x.flux_long);
+                // A re-send of a sample not yet final replaces it (the last copy wins, as in
+                // the stored table's upsert).
+                self.final_flux.insert(x.time, x.clone());
+                // Provisional vectors take flux as it comes: one that arrives behind a later
+                // one is left out of them (the final vectors have it).
+                if self.flux_watermark.is_none_or(|w| x.time > w) {
+                    // Cannot be refused: primary feed, time strictly after the last one.
+                    let _ = self.provisional.push_flux(x);
+                    self.flux_watermark = Some(x.time);
+                    crate::pipeline::events::latest_flux(x.flux_short, x.flux_long);
+                }
+                self.first_flux = Some(self.first_flux.map_or(x.time, |f| f.min(x.time)));
                 self.stats.flux += 1;
                 Some(x.time)
             }
@@ -304,6 +322,7 @@ impl FeatureSeries {
             self.progress.last_provisional = Some(t);
         }
         for t in finals {
+            self.feed_finals(t);
             self.emit(t, VectorStatus::Final, &mut out)?;
             self.progress.last_final = Some(t);
             self.progress.last_provisional = self.progress.last_provisional.max(Some(t));
@@ -316,6 +335,20 @@ impl FeatureSeries {
             self.flares.evict_before(horizon);
         }
         Ok(out)
+    }
+
+    /// Moves the buffered flux up to `t` into the final engine, in time order.
+    fn feed_finals(&mut self, t: DateTime<Utc>) {
+        while let Some(entry) = self.final_flux.first_entry() {
+            if *entry.key() > t {
+                break;
+            }
+            let x = entry.remove();
+            // Cannot be refused: primary feed, times strictly increasing (the buffer is
+            // ordered and nothing at or before `finals_fed` enters it).
+            let _ = self.finals.push_flux(&x);
+            self.finals_fed = Some(x.time);
+        }
     }
 
     fn emit(

@@ -212,6 +212,10 @@ impl IngestCore {
                     }
                     newest = newest.max(Some(o.time));
                 }
+                // The mark goes out only once every record before it is stored (retries
+                // included), so a consumer that sees it has seen them all, whatever order
+                // a retried publish landed in.
+                self.publisher.flush().await?;
                 self.publish_detector_mark(false).await?;
             }
             Records::Regions(regions) => {
@@ -260,6 +264,7 @@ impl IngestCore {
                 self.publisher.publish(&Observation::Flare(flare)).await?;
                 report.flares_detected += 1;
             }
+            self.publisher.flush().await?;
             self.publish_detector_mark(true).await?;
         }
         self.publisher.flush().await?;
