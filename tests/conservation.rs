@@ -34,7 +34,7 @@ use flare_plus::bus::vectors::{cells, VectorMessage};
 use flare_plus::detect::{detect_flares_in_observations, MergeRule};
 use flare_plus::domain::{FlareCategory, FlareEvent, RegionObservation, XrayFeed, XrayObservation};
 use flare_plus::features::{
-    compute_covariates_batch, compute_features_batch, covariate_columns, feature_columns, Cell,
+    compute_covariates_batch, compute_features_batch, covariate_columns, feature_columns,
 };
 use flare_plus::flare_events::materialize;
 use flare_plus::pipeline::features::series::VectorStatus;
@@ -252,17 +252,7 @@ impl Oracle {
 }
 
 fn read_maybe_gz(path: &Path) -> String {
-    use std::io::Read;
-    let bytes = std::fs::read(path).expect("read input");
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut out)
-            .expect("gunzip");
-        out
-    } else {
-        String::from_utf8(bytes).expect("UTF-8 input")
-    }
+    String::from_utf8(support::read_maybe_gz(path)).expect("UTF-8 input")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,17 +451,6 @@ impl Cluster {
 // ---------------------------------------------------------------------------------------------
 // The invariants
 
-fn same_bits(a: &[Cell], b: &[Cell]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (Cell::Num(p), Cell::Num(q)) => p.to_bits() == q.to_bits(),
-            (Cell::Int(i), Cell::Num(q)) | (Cell::Num(q), Cell::Int(i)) => {
-                (*i as f64).to_bits() == q.to_bits()
-            }
-            _ => x == y,
-        })
-}
-
 /// Every message of a stream: (subject, `Nats-Msg-Id`, headers, payload).
 async fn read_stream(
     js: &async_nats::jetstream::Context,
@@ -500,9 +479,9 @@ async fn read_stream(
 }
 
 /// Invariant 1: the tables hold every valid record exactly once, values intact.
-fn assert_tables_exact(cluster: &Cluster, oracle: &Oracle) {
-    cluster.rt.block_on(async {
-        let store = Store::connect(&cluster.db_url, &StoreOptions::default())
+fn assert_tables_exact(rt: &tokio::runtime::Runtime, db_url: &str, oracle: &Oracle) {
+    rt.block_on(async {
+        let store = Store::connect(db_url, &StoreOptions::default())
             .await
             .unwrap();
         let (from, to) = (
@@ -586,20 +565,27 @@ fn assert_vectors_exact(cluster: &Cluster, oracle: &Oracle) {
     .unwrap();
     for ((t, live), (row, cov)) in finals.iter().zip(batch.iter().zip(&batch_cov)) {
         assert!(
-            same_bits(&cells(&live.features, feature_columns()), &row.cells),
+            support::same_bits(&cells(&live.features, feature_columns()), &row.cells),
             "features at {t} differ from the batch output"
         );
         let live_cov = cells(
             live.covariates.as_ref().expect("covariates"),
             covariate_columns(),
         );
-        assert!(same_bits(&live_cov, &cov.cells), "covariates at {t}");
+        assert!(
+            support::same_bits(&live_cov, &cov.cells),
+            "covariates at {t}"
+        );
     }
 }
 
 /// Invariant 3: each injected record on the DLQ once, byte for byte, with code and reason.
-fn assert_dead_letters(cluster: &Cluster, oracle: &Oracle) {
-    let dlq = cluster.rt.block_on(read_stream(&cluster.js, "DLQ"));
+fn assert_dead_letters(
+    rt: &tokio::runtime::Runtime,
+    js: &async_nats::jetstream::Context,
+    oracle: &Oracle,
+) {
+    let dlq = rt.block_on(read_stream(js, "DLQ"));
     let mut payloads: Vec<String> = Vec::new();
     for (subject, _, headers, payload) in &dlq {
         assert!(subject.starts_with("flare.dlq."), "{subject}");
@@ -683,9 +669,9 @@ fn assert_still_flows(cluster: &mut Cluster, oracle: &Oracle) {
 }
 
 fn assert_conserved(cluster: &mut Cluster, oracle: &Oracle) {
-    assert_tables_exact(cluster, oracle);
+    assert_tables_exact(&cluster.rt, &cluster.db_url, oracle);
     assert_vectors_exact(cluster, oracle);
-    assert_dead_letters(cluster, oracle);
+    assert_dead_letters(&cluster.rt, &cluster.js, oracle);
     assert_still_flows(cluster, oracle);
     cluster.stop_services();
 }
@@ -1048,38 +1034,8 @@ fn a_flapping_upstream_during_a_poll_run_loses_and_doubles_nothing() {
     }
     // Stored exactly once, values intact; the DLQ holds the hostile records once (the same
     // payload served again is deduplicated by content).
-    rt.block_on(async {
-        let store = Store::connect(&db_url, &StoreOptions::default())
-            .await
-            .unwrap();
-        let (from, to) = (
-            oracle.ticks[0] - TimeDelta::days(400),
-            oracle.last_tick() + TimeDelta::days(400),
-        );
-        let flux = store.read_flux(XrayFeed::Primary, from, to).await.unwrap();
-        assert!(flux == oracle.flux, "flux: {} rows", flux.len());
-        let regions = store.read_regions(from, to).await.unwrap();
-        assert!(regions == oracle.regions, "regions: {} rows", regions.len());
-        let mut rows: Vec<FlareRow> = store
-            .read_flare_events(from, to)
-            .await
-            .unwrap()
-            .iter()
-            .map(FlareRow::of)
-            .collect();
-        sort_rows(&mut rows);
-        assert_eq!(rows, oracle.flare_rows, "flare_events");
-        store.close().await;
-        let dlq = read_stream(&js, "DLQ").await;
-        let mut payloads: Vec<String> = dlq
-            .iter()
-            .map(|(_, _, _, p)| String::from_utf8_lossy(p).to_string())
-            .collect();
-        payloads.sort();
-        let mut expected = oracle.hostile.clone();
-        expected.sort();
-        assert_eq!(payloads, expected, "DLQ");
-    });
+    assert_tables_exact(&rt, &db_url, &oracle);
+    assert_dead_letters(&rt, &js, &oracle);
     assert_eq!(ingest.terminate(), Some(0));
     assert_eq!(writer.terminate(), Some(0));
     drop(pg);

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use flare_plus::bus::vectors::{cells, VectorMessage};
 use flare_plus::domain::XrayFeed;
 use flare_plus::features::{
-    compute_covariates_batch, compute_features_batch, covariate_columns, feature_columns, Cell,
+    compute_covariates_batch, compute_features_batch, covariate_columns, feature_columns,
 };
 use flare_plus::pipeline::features::series::VectorStatus;
 use flare_plus::profile::Profile;
@@ -23,17 +23,6 @@ use flare_plus::store::{Store, StoreOptions};
 use futures_util::StreamExt;
 use support::db::{golden_flare_rows, sort_rows, FlareRow};
 use support::procs::{fixture_path, metric, metric_sum, Env};
-
-fn same_bits(a: &[Cell], b: &[Cell]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (Cell::Num(p), Cell::Num(q)) => p.to_bits() == q.to_bits(),
-            (Cell::Int(i), Cell::Num(q)) | (Cell::Num(q), Cell::Int(i)) => {
-                (*i as f64).to_bits() == q.to_bits()
-            }
-            _ => x == y,
-        })
-}
 
 /// Reads every message of the FEATURES stream (final global vectors by tick, and counts).
 async fn read_vectors(
@@ -242,14 +231,17 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
             .unwrap();
     for ((t, live), (row, cov)) in finals.iter().zip(batch.iter().zip(&batch_cov)) {
         assert!(
-            same_bits(&cells(&live.features, feature_columns()), &row.cells),
+            support::same_bits(&cells(&live.features, feature_columns()), &row.cells),
             "features at {t}"
         );
         let live_cov = cells(
             live.covariates.as_ref().expect("covariates"),
             covariate_columns(),
         );
-        assert!(same_bits(&live_cov, &cov.cells), "covariates at {t}");
+        assert!(
+            support::same_bits(&live_cov, &cov.cells),
+            "covariates at {t}"
+        );
     }
 
     // Metrics: actor metrics present in every process; records in = stored + dead-lettered.

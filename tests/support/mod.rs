@@ -31,9 +31,13 @@ pub fn fixture_dir() -> PathBuf {
 
 /// A fixture file's bytes, gunzipped when the name ends in `.gz`.
 pub fn read_fixture(name: &str) -> Vec<u8> {
-    let path = fixture_dir().join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if name.ends_with(".gz") {
+    read_maybe_gz(&fixture_dir().join(name))
+}
+
+/// A file's bytes, gunzipped when its name ends in `.gz`.
+pub fn read_maybe_gz(path: &std::path::Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
@@ -52,6 +56,20 @@ pub fn read_text(name: &str) -> String {
 /// `xrays.json.gz`, decompressed.
 pub fn xray_json() -> Vec<u8> {
     read_fixture("xrays.json.gz")
+}
+
+/// Bit-level equality of two rows (NaN == NaN when the bits match; an integer cell equals
+/// the number with the same value).
+pub fn same_bits(a: &[flare_plus::features::Cell], b: &[flare_plus::features::Cell]) -> bool {
+    use flare_plus::features::Cell;
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Cell::Num(p), Cell::Num(q)) => p.to_bits() == q.to_bits(),
+            (Cell::Int(i), Cell::Num(q)) | (Cell::Num(q), Cell::Int(i)) => {
+                (*i as f64).to_bits() == q.to_bits()
+            }
+            _ => x == y,
+        })
 }
 
 /// Golden timestamps are naive UTC ISO text (`2024-05-21T00:00:00`).
