@@ -289,6 +289,12 @@ impl<'a> Replayer<'a> {
                     break;
                 }
             }
+            // Paced: only what is due by now, as a live feed would send it (one X-ray
+            // minute at a time at 60x), not a chunk up to the next lane's record.
+            let limit = match (limit, self.due_by_now()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let kind = lanes[i].kind;
             let payload = if lanes[i].next_time().is_some() {
                 lanes[i].take(limit, CHUNK)
@@ -323,6 +329,17 @@ impl<'a> Replayer<'a> {
                 .map_err(|_| ReplayError::ActorGone("xrs"))??),
             None => Ok(IngestReport::default()),
         }
+    }
+
+    /// At a factor of real time, the newest data time due by now (None at `Speed::Max` or
+    /// before the first record).
+    fn due_by_now(&self) -> Option<DateTime<Utc>> {
+        let Speed::Factor(factor) = self.speed else {
+            return None;
+        };
+        let (wall0, data0) = self.origin?;
+        let data_elapsed = wall0.elapsed().mul_f64(factor);
+        Some(data0 + chrono::Duration::from_std(data_elapsed).ok()?)
     }
 
     /// At a factor of real time, sleeps until data time `t` is due; false if a shutdown
