@@ -422,7 +422,7 @@ fn live_latency(secs: u64) {
             .unwrap_or(0.0)
         );
     }
-    for stage in ["stored", "feature_published"] {
+    for stage in ["stored", "feature_published", "feature_acked"] {
         let labels = format!("stage=\"{stage}\"");
         println!(
             "end to end (entered -> {stage}): p50 {} p99 {} ({} samples)",

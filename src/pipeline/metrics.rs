@@ -4,8 +4,9 @@
 use actors::telemetry::HistogramBuckets;
 use metrics::Unit;
 
-/// Histogram: record entered the system -> stored (`stage="stored"`) or -> feature vector
-/// published (`stage="feature_published"`).
+/// Histogram: record entered the system -> stored (`stage="stored"`), -> a feature vector it
+/// produced sent (`stage="feature_published"`), -> that vector acked by the stream
+/// (`stage="feature_acked"`).
 pub const END_TO_END_SECONDS: &str = "pipeline_end_to_end_seconds";
 /// Counter by `source`: records published by ingest.
 pub const RECORDS_INGESTED_TOTAL: &str = "pipeline_records_ingested_total";

@@ -181,6 +181,12 @@ impl Delivery {
         self.message.info().ok().map(|i| i.delivered)
     }
 
+    /// Messages the consumer still had for this client when it delivered this one (0: the
+    /// consumer was caught up).
+    pub fn pending(&self) -> Option<u64> {
+        self.message.info().ok().map(|i| i.pending)
+    }
+
     /// When the server stored the message.
     pub fn published_at(&self) -> Option<std::time::SystemTime> {
         self.message.info().ok().map(|i| i.published.into())

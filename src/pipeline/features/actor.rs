@@ -67,9 +67,10 @@ impl Handler<Envelope<Delivery>> for FeatureActor {
             tracing::error!("feature core missing; the delivery will be redelivered");
             return AtomicResponse::new(Box::pin(actix::fut::ready(())));
         };
+        let more_queued = self.metrics.depth() > 0;
         AtomicResponse::new(Box::pin(
             async move {
-                let result = core.take(delivery).await;
+                let result = core.take(delivery, more_queued).await;
                 (core, result)
             }
             .into_actor(self)
@@ -77,7 +78,7 @@ impl Handler<Envelope<Delivery>> for FeatureActor {
                 if let Err(e) = result {
                     tracing::error!(error = %e, "feature series failed on an observation");
                 }
-                let idle = core.held() > 0;
+                let idle = core.unsettled();
                 actor.core = Some(core);
                 actor.report_memory();
                 if idle {

@@ -86,6 +86,9 @@ pub struct FeatureCore {
     handover: VecDeque<Vector>,
     /// Inputs whose vectors were sent but not yet acknowledged by the stream.
     held: Vec<Delivery>,
+    /// For each held input that produced vectors: its age (entered -> observed) and when it
+    /// was observed, to measure entered -> vectors acked by the stream at the next settle.
+    unacked_ages: Vec<(f64, Instant)>,
     last_sequence: Option<u64>,
     /// Since when deliveries have been waiting for a missing OBS sequence.
     hole_since: Option<Instant>,
@@ -118,6 +121,7 @@ impl FeatureCore {
             handover_window,
             handover: VecDeque::new(),
             held: Vec::new(),
+            unacked_ages: Vec::new(),
             last_sequence: saved.next_sequence.and_then(|n| n.checked_sub(1)),
             hole_since: None,
             saved,
@@ -147,6 +151,7 @@ impl FeatureCore {
             .map(|v| std::mem::size_of::<Vector>() + v.features.cells.capacity() * 32)
             .sum::<usize>()
             + self.held.capacity() * std::mem::size_of::<Delivery>()
+            + self.unacked_ages.capacity() * std::mem::size_of::<(f64, Instant)>()
     }
 
     /// Feeds one observation and publishes the vectors it made due.
@@ -178,6 +183,7 @@ impl FeatureCore {
         if count > 0 {
             if let Some(seconds) = entered {
                 events::end_to_end("feature_published", seconds);
+                self.unacked_ages.push((seconds, Instant::now()));
             }
         }
         Ok(count)
@@ -235,6 +241,21 @@ impl FeatureCore {
         Ok(())
     }
 
+    /// The restart state as of now.
+    fn checkpoint(&self) -> FeatureCheckpoint {
+        FeatureCheckpoint {
+            progress: self.series.progress(),
+            rebuild_from: self.series.rebuild_from(),
+            next_sequence: self.last_sequence.map(|s| s + 1),
+        }
+    }
+
+    /// Inputs still held, or progress not yet checkpointed (settles save at most once a
+    /// second): the actor owes a forced settle when input pauses.
+    pub fn unsettled(&self) -> bool {
+        !self.held.is_empty() || self.checkpoint() != self.saved
+    }
+
     /// One delivery from OBS: decode (dead-letter if it cannot be), observe, hold for the ack.
     ///
     /// The series needs OBS in stream order without holes. A delivery lost in flight (e.g.
@@ -242,7 +263,14 @@ impl FeatureCore {
     /// later ones: those go back (nak with a short delay) until the missing one arrived. One
     /// at or below the last observed sequence is a redelivery of data already in the series:
     /// held and acked with the others.
-    pub async fn take(&mut self, delivery: Delivery) -> Result<(), FeatureError> {
+    ///
+    /// `more_queued`: the actor's mailbox holds more deliveries (so settling now would only
+    /// make a smaller batch).
+    pub async fn take(
+        &mut self,
+        delivery: Delivery,
+        more_queued: bool,
+    ) -> Result<(), FeatureError> {
         if let (Some(last), Some(sequence)) = (self.last_sequence, delivery.stream_sequence()) {
             if sequence <= last {
                 events::features_out_of_order("redelivered", last + 1, sequence);
@@ -269,8 +297,11 @@ impl FeatureCore {
                     .and_then(headers::seconds_since);
                 self.observe(&observation, delivery.stream_sequence(), entered)
                     .await?;
+                // Caught up (live cadence): settle now rather than after the linger, so the
+                // vectors are acked and the input released within a round trip.
+                let caught_up = delivery.pending() == Some(0) && !more_queued;
                 self.held.push(delivery);
-                if self.held.len() >= SETTLE_EVERY {
+                if self.held.len() >= SETTLE_EVERY || caught_up {
                     self.settle(false).await?;
                 }
             }
@@ -294,6 +325,9 @@ impl FeatureCore {
     pub async fn settle(&mut self, force: bool) -> Result<(), FeatureError> {
         self.take_over_if_membership_changed().await?;
         self.publisher.flush().await?;
+        for (age, observed) in self.unacked_ages.drain(..) {
+            events::end_to_end("feature_acked", age + observed.elapsed().as_secs_f64());
+        }
         for delivery in self.held.drain(..) {
             if let Err(e) = delivery.ack().await {
                 tracing::debug!(error = %e, "ack lost; the observation will be redelivered (vectors are de-duplicated)");
@@ -307,11 +341,7 @@ impl FeatureCore {
             finished: self.series.finished(),
             late_flares: self.series.stats().late_flares,
         });
-        let now = FeatureCheckpoint {
-            progress,
-            rebuild_from: self.series.rebuild_from(),
-            next_sequence: self.last_sequence.map(|s| s + 1),
-        };
+        let now = self.checkpoint();
         if now != self.saved && (force || self.saved_at.elapsed() >= CHECKPOINT_EVERY) {
             self.checkpoints
                 .put(&worker_key(&self.worker), &now)

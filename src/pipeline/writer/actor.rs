@@ -109,6 +109,9 @@ impl Handler<Envelope<Delivery>> for WriterActor {
     fn handle(&mut self, envelope: Envelope<Delivery>, ctx: &mut Context<Self>) {
         let (delivery, _timer) = envelope.open();
         let first = self.held.is_empty() && self.poison.is_empty();
+        // Nothing more on the consumer and nothing queued here (live cadence): write now
+        // instead of lingering; under load batches still fill while a write is in progress.
+        let caught_up = delivery.pending() == Some(0) && self.metrics.depth() <= 0;
         match Observation::decode(delivery.payload()) {
             Ok(observation) => {
                 self.held_bytes += delivery.size();
@@ -125,7 +128,8 @@ impl Handler<Envelope<Delivery>> for WriterActor {
                 .poison
                 .push((delivery, DeadLetterReason::new(e.code(), e.to_string()))),
         }
-        if self.held.len() >= self.settings.batch_max_messages
+        if caught_up
+            || self.held.len() >= self.settings.batch_max_messages
             || self.held_bytes >= self.settings.batch_max_bytes
         {
             self.flush(ctx);
