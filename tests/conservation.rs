@@ -510,6 +510,15 @@ fn assert_tables_exact(rt: &tokio::runtime::Runtime, db_url: &str, oracle: &Orac
 /// Invariant 2: every final global tick once by message id, equal to the batch output; no
 /// message id (any series, any status) stored twice with different content.
 fn assert_vectors_exact(cluster: &Cluster, oracle: &Oracle) {
+    let first = cluster.rt.block_on(async {
+        let mut stream = cluster.js.get_stream("FEATURES").await.expect("FEATURES");
+        stream.info().await.expect("info").state.first_sequence
+    });
+    assert_eq!(
+        first, 1,
+        "FEATURES evicted its oldest vectors (nats.features_max_bytes): the oracle needs them \
+         all; use a shorter FLARE_SOAK_INPUT or raise FLARE__NATS__FEATURES_MAX_BYTES"
+    );
     let messages = cluster.rt.block_on(read_stream(&cluster.js, "FEATURES"));
     let mut by_id: HashMap<String, serde_json::Value> = HashMap::new();
     let mut finals: BTreeMap<DateTime<Utc>, VectorMessage> = BTreeMap::new();
