@@ -7,6 +7,11 @@ use serde::Serialize;
 
 use super::error::{BusError, BusErrorKind};
 
+/// How long a failing checkpoint write is retried, and the backoff between tries.
+const PUT_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+const PUT_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(50);
+const PUT_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Clone)]
 pub struct Checkpoints {
     store: kv::Store,
@@ -44,16 +49,27 @@ impl Checkpoints {
                 format!("encoding checkpoint {key}: {e}"),
             )
         })?;
-        self.store
-            .put(key, bytes.into())
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                BusError::new(
-                    BusErrorKind::Other,
-                    format!("writing checkpoint {key}: {e}"),
-                )
-            })
+        let bytes = bytes::Bytes::from(bytes);
+        // While nats-server restarts, JetStream answers "no stream found" until it has loaded
+        // its streams: retry for a while (the write is idempotent) before giving up.
+        let started = std::time::Instant::now();
+        let mut delay = PUT_RETRY_FIRST;
+        loop {
+            match self.store.put(key, bytes.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) if started.elapsed() < PUT_RETRY_FOR => {
+                    tracing::debug!(key, error = %e, "checkpoint write failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(PUT_RETRY_MAX);
+                }
+                Err(e) => {
+                    return Err(BusError::new(
+                        BusErrorKind::Other,
+                        format!("writing checkpoint {key} (retried for {PUT_RETRY_FOR:?}): {e}"),
+                    ))
+                }
+            }
+        }
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), BusError> {
