@@ -1,6 +1,7 @@
 //! Feature workers find each other through the checkpoint bucket, so any number can run: each
 //! writes a heartbeat under `features.members.<id>` every second and reads the others'. The
-//! live members (heartbeat at most 5 s older than the newest one, by the server's clock) split
+//! live members (heartbeat at most 5 s older than the newest one, by the server's clock, and
+//! always the worker itself) split
 //! the work: the global series belongs to the smallest id, region `n` to member
 //! `n mod count` in id order. A worker that stops deletes its heartbeat (immediate handover);
 //! one that dies is dropped after 5 s.
@@ -130,7 +131,7 @@ pub async fn run(
                 if let Err(e) = store.put(&key, bytes::Bytes::from_static(b"1")).await {
                     tracing::warn!(error = %e, "feature worker heartbeat failed");
                 }
-                handle.set_live(live_members(&beats));
+                handle.set_live(live_view(&beats, &me));
             }
             entry = next_entry => match entry {
                 Some(Ok(entry)) => {
@@ -152,6 +153,19 @@ pub async fn run(
         }
     }
     let _ = store.delete(&key).await;
+}
+
+/// The live members as this worker sees them: itself always (it is running, even before the
+/// watch returned its own first heartbeat or when a busy machine delayed it), so two workers'
+/// views can differ only by the other worker; then each owns at least what the other thinks
+/// it owns, and no series is left without a publisher.
+fn live_view(beats: &HashMap<String, DateTime<Utc>>, me: &str) -> Vec<String> {
+    let mut live = live_members(beats);
+    if !live.iter().any(|id| id == me) {
+        live.push(me.to_string());
+        live.sort();
+    }
+    live
 }
 
 /// Members whose heartbeat is at most [`LIVENESS`] older than the newest one (server time).
@@ -209,5 +223,34 @@ mod tests {
         .into();
         assert_eq!(live_members(&beats), vec!["a".to_string(), "b".to_string()]);
         assert!(live_members(&HashMap::new()).is_empty());
+    }
+
+    #[test]
+    fn a_worker_always_sees_itself() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Its own first heartbeat not seen yet, or stale behind the others': still a member.
+        let others: HashMap<String, DateTime<Utc>> =
+            [("a".to_string(), t("2024-01-01T00:00:10Z"))].into();
+        assert_eq!(
+            live_view(&others, "b"),
+            vec!["a".to_string(), "b".to_string()]
+        );
+        let stale: HashMap<String, DateTime<Utc>> = [
+            ("a".to_string(), t("2024-01-01T00:00:10Z")),
+            ("b".to_string(), t("2024-01-01T00:00:01Z")),
+        ]
+        .into();
+        assert_eq!(
+            live_view(&stale, "b"),
+            vec!["a".to_string(), "b".to_string()]
+        );
+        // Two workers whose views differ by the other one leave no region without a publisher.
+        let (alone, both) = (m("a", &["a"]), m("b", &["a", "b"]));
+        for region in 3700..3760 {
+            assert!(
+                alone.owns(SeriesId::Region(region)) || both.owns(SeriesId::Region(region)),
+                "region {region} published by someone"
+            );
+        }
     }
 }
