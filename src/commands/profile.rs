@@ -39,7 +39,7 @@ use tracing::debug_span;
 use crate::commands::features_batch::{write_table, BatchError, BatchInputs, BatchOptions, Table};
 use crate::config::{redact_url, Config};
 use crate::detect::{detect_flares_in_observations, StreamConfig, StreamDetector};
-use crate::domain::{XrayFeed, XrayObservation};
+use crate::domain::XrayFeed;
 use crate::flare_events::materialize;
 use crate::pipeline::ingest::poller::poll_specs;
 use crate::profiling::spans::{StageTable, StageTime};
@@ -726,44 +726,7 @@ pub fn load_recorded(dir: &Path, feed: XrayFeed) -> Result<RecordedData, FilesEr
         }
         parsed.push(load_and_parse(&file)?);
     }
-    Ok(merge_parsed(parsed))
-}
-
-/// Merges parsed files as [`files::load_dir`] does.
-fn merge_parsed(parsed: Vec<ParsedFile>) -> RecordedData {
-    let mut data = RecordedData::default();
-    for p in parsed {
-        match p {
-            ParsedFile::Xrays(p) => {
-                data.rejected += p.rejected.len();
-                data.xrays.extend(p.records);
-            }
-            ParsedFile::Regions(p) => {
-                data.rejected += p.rejected.len();
-                data.regions.extend(p.records);
-            }
-            ParsedFile::Donki(p) => {
-                data.rejected += p.rejected.len();
-                data.donki.extend(p.records);
-            }
-        }
-    }
-    data.xrays = sorted_last_wins(std::mem::take(&mut data.xrays));
-    data
-}
-
-/// Sorted by time (stable); of observations with the same time, the last one given wins.
-fn sorted_last_wins(mut xrays: Vec<XrayObservation>) -> Vec<XrayObservation> {
-    xrays.sort_by_key(|o| o.time);
-    xrays.dedup_by(|later, earlier| {
-        if later.time == earlier.time {
-            std::mem::swap(later, earlier);
-            true
-        } else {
-            false
-        }
-    });
-    xrays
+    Ok(RecordedData::merge(parsed))
 }
 
 /// Scenarios 1-2 from files: the `features batch --input` inputs, with stages.
@@ -884,7 +847,7 @@ async fn ingest(
     }
     work.flux_rows = batch_records.len() as u64;
     work.region_rows = regions.len() as u64;
-    let primary = sorted_last_wins(primary);
+    let primary = files::sorted_last_wins(primary);
     let detected = debug_span!("detect", samples = primary.len()).in_scope(|| {
         let mut detector = StreamDetector::new(StreamConfig {
             min_class: config.min_class(),

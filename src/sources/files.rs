@@ -184,31 +184,36 @@ pub struct RecordedData {
     pub rejected: usize,
 }
 
-/// Loads every recorded file in `dir` (X-ray files of `feed` only).
-pub fn load_dir(dir: &Path, feed: XrayFeed) -> Result<RecordedData, FilesError> {
-    let mut data = RecordedData::default();
-    for file in scan(dir)? {
-        if matches!(file.kind, SourceKind::Xrays(f) if f != feed) {
-            continue;
+impl RecordedData {
+    /// Merges parsed files: X-ray observations sorted by time, of a time given twice the
+    /// later file's record (flare-plus's upsert); regions and flares in file order.
+    pub fn merge(parsed: impl IntoIterator<Item = ParsedFile>) -> RecordedData {
+        let mut data = RecordedData::default();
+        for p in parsed {
+            match p {
+                ParsedFile::Xrays(p) => {
+                    data.rejected += p.rejected.len();
+                    data.xrays.extend(p.records);
+                }
+                ParsedFile::Regions(p) => {
+                    data.rejected += p.rejected.len();
+                    data.regions.extend(p.records);
+                }
+                ParsedFile::Donki(p) => {
+                    data.rejected += p.rejected.len();
+                    data.donki.extend(p.records);
+                }
+            }
         }
-        match parse(&file)? {
-            ParsedFile::Xrays(p) => {
-                data.rejected += p.rejected.len();
-                data.xrays.extend(p.records);
-            }
-            ParsedFile::Regions(p) => {
-                data.rejected += p.rejected.len();
-                data.regions.extend(p.records);
-            }
-            ParsedFile::Donki(p) => {
-                data.rejected += p.rejected.len();
-                data.donki.extend(p.records);
-            }
-        }
+        data.xrays = sorted_last_wins(std::mem::take(&mut data.xrays));
+        data
     }
-    data.xrays.sort_by_key(|o| o.time);
-    data.xrays.dedup_by(|later, earlier| {
-        // Same minute in two files: keep the later file's record (flare-plus's upsert).
+}
+
+/// Sorted by time (stable); of observations with the same time, the last one given wins.
+pub fn sorted_last_wins(mut xrays: Vec<XrayObservation>) -> Vec<XrayObservation> {
+    xrays.sort_by_key(|o| o.time);
+    xrays.dedup_by(|later, earlier| {
         if later.time == earlier.time {
             std::mem::swap(later, earlier);
             true
@@ -216,7 +221,19 @@ pub fn load_dir(dir: &Path, feed: XrayFeed) -> Result<RecordedData, FilesError> 
             false
         }
     });
-    Ok(data)
+    xrays
+}
+
+/// Loads every recorded file in `dir` (X-ray files of `feed` only).
+pub fn load_dir(dir: &Path, feed: XrayFeed) -> Result<RecordedData, FilesError> {
+    let mut parsed = Vec::new();
+    for file in scan(dir)? {
+        if matches!(file.kind, SourceKind::Xrays(f) if f != feed) {
+            continue;
+        }
+        parsed.push(parse(&file)?);
+    }
+    Ok(RecordedData::merge(parsed))
 }
 
 #[cfg(test)]
