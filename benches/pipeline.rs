@@ -43,6 +43,17 @@ fn main() {
         "2024-05-30T23:59:00Z",
     );
     report(&sample, bare.messages as f64 / bare.seconds);
+    let traffic = bare_traffic(sample_records, sample.final_vectors as usize);
+    println!(
+        "\n## bare JetStream, the pipeline's traffic: {} input messages consumed twice + {} published messages of {} B",
+        traffic.inputs, traffic.outputs, traffic.output_bytes
+    );
+    println!(
+        "{:.2} s = {:.0} input records/s; the pipeline end to end reaches {:.0}% of it",
+        traffic.seconds,
+        traffic.inputs as f64 / traffic.seconds,
+        100.0 * traffic.seconds / sample.seconds
+    );
 
     if let Ok(days) = std::env::var("FLARE_BENCH_YEAR_DAYS") {
         let bare_year = bare_jetstream(525_600 + 3_600 + 1_000);
@@ -63,8 +74,12 @@ fn main() {
         report(&year, bare_year.messages as f64 / bare_year.seconds);
     }
 
-    live_latency(live_secs);
-    feature_backfill();
+    if live_secs > 0 {
+        live_latency(live_secs);
+    }
+    if std::env::var("FLARE_BENCH_SKIP_BACKFILL").is_err() {
+        feature_backfill();
+    }
 }
 
 struct Bare {
@@ -132,6 +147,110 @@ fn bare_jetstream(n: usize) -> Bare {
     Bare {
         messages: n,
         bytes: payload.len(),
+        seconds,
+    }
+}
+
+struct Traffic {
+    inputs: usize,
+    outputs: usize,
+    output_bytes: usize,
+    seconds: f64,
+}
+
+/// JetStream alone moving the pipeline's traffic: `inputs` observation-sized messages
+/// published to one stream and drained by two durable pull consumers (as the writer and the
+/// feature worker do), while `outputs` messages the size of a final feature vector (83
+/// features + 65 covariates as JSON, 4.4 kB) are published to a second stream (async acks,
+/// 256 in flight), as the feature worker does. Wall time until all is acked.
+fn bare_traffic(inputs: usize, outputs: usize) -> Traffic {
+    let nats = testkit::NatsServer::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let input = br#"{"v":1,"kind":"xrs","data":{"feed":"primary","time":"2024-05-01T00:00:00Z","satellite":16,"flux_short":1.09497e-8,"flux_long":3.13212e-7,"electron_contamination_short":false,"electron_contamination_long":false}}"#;
+    let output = vec![b'x'; 4400];
+    let output_bytes = output.len();
+    let seconds = rt.block_on(async {
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        let ins = js
+            .create_stream(stream::Config {
+                name: "IN".into(),
+                subjects: vec!["in.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        js.create_stream(stream::Config {
+            name: "OUT".into(),
+            subjects: vec!["out.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for name in ["writer", "features"] {
+            let c = ins
+                .create_consumer(consumer::pull::Config {
+                    durable_name: Some(name.into()),
+                    max_ack_pending: 4096,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            tasks.push(tokio::spawn(async move {
+                let mut done = 0;
+                while done < inputs {
+                    let mut batch = c.fetch().max_messages(256).messages().await.unwrap();
+                    while let Some(m) = batch.next().await {
+                        m.unwrap().ack().await.unwrap();
+                        done += 1;
+                    }
+                }
+            }));
+        }
+        let publish = |js: jetstream::Context,
+                       subject: &'static str,
+                       payload: bytes::Bytes,
+                       n: usize| async move {
+            let mut acks = std::collections::VecDeque::new();
+            for i in 0..n {
+                let mut h = async_nats::HeaderMap::new();
+                h.insert("Nats-Msg-Id", format!("{subject}{i}").as_str());
+                acks.push_back(
+                    js.publish_with_headers(subject, h, payload.clone())
+                        .await
+                        .unwrap(),
+                );
+                if acks.len() >= 256 {
+                    acks.pop_front().unwrap().await.unwrap();
+                }
+            }
+            for a in acks {
+                a.await.unwrap();
+            }
+        };
+        tasks.push(tokio::spawn(publish(
+            js.clone(),
+            "in.xrs",
+            bytes::Bytes::from_static(input),
+            inputs,
+        )));
+        tasks.push(tokio::spawn(publish(
+            js.clone(),
+            "out.global",
+            output.into(),
+            outputs,
+        )));
+        for t in tasks {
+            t.await.unwrap();
+        }
+        started.elapsed().as_secs_f64()
+    });
+    Traffic {
+        inputs,
+        outputs,
+        output_bytes,
         seconds,
     }
 }

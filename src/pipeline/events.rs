@@ -73,6 +73,13 @@ pub fn vectors_published(series: &'static str, status: &'static str, n: u64) {
     }
 }
 
+/// Ticks that got no provisional vector (a newer tick, or their final vector, was due first).
+pub fn provisional_conflated(n: u64) {
+    if n > 0 {
+        counter!(m::VECTORS_CONFLATED_TOTAL).increment(n);
+    }
+}
+
 /// One upstream fetch and how it ended (`fresh`, `not_modified`, or an error code).
 pub fn fetched(source: &'static str, outcome: &'static str, seconds: f64) {
     counter!(m::FETCHES_TOTAL, "source" => source, "outcome" => outcome).increment(1);

@@ -24,6 +24,9 @@ pub const WRITER_COMMIT_SECONDS: &str = "pipeline_writer_commit_seconds";
 pub const WRITER_RETRIES_TOTAL: &str = "pipeline_writer_retries_total";
 /// Counter by `series` (`global`/`region`), `status` (`provisional`/`final`).
 pub const VECTORS_PUBLISHED_TOTAL: &str = "pipeline_vectors_published_total";
+/// Counter: ticks that got no provisional vector while catching up (a newer tick, or their
+/// final vector, was due first). Per tick: provisional published + conflated = 1.
+pub const VECTORS_CONFLATED_TOTAL: &str = "pipeline_vectors_conflated_total";
 /// Gauge by `consumer`: OBS messages not yet delivered to that durable consumer.
 pub const CONSUMER_PENDING: &str = "pipeline_consumer_pending_messages";
 /// Gauge by `consumer`: messages delivered and not yet acknowledged.
@@ -104,6 +107,11 @@ pub fn describe() {
         WRITER_RETRIES_TOTAL,
         Unit::Count,
         "Failed batch writes that were retried"
+    );
+    metrics::describe_counter!(
+        VECTORS_CONFLATED_TOTAL,
+        Unit::Count,
+        "Ticks without a provisional feature vector: a newer tick, or their final vector, was due first"
     );
     metrics::describe_counter!(
         VECTORS_PUBLISHED_TOTAL,

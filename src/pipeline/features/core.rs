@@ -89,6 +89,11 @@ pub struct FeatureCore {
     /// For each held input that produced vectors: its age (entered -> observed) and when it
     /// was observed, to measure entered -> vectors acked by the stream at the next settle.
     unacked_ages: Vec<(f64, Instant)>,
+    /// The age (entered -> observed) and observation instant of the newest input, for the
+    /// latency of the next provisional vector.
+    newest_entered: Option<(f64, Instant)>,
+    /// The series' conflated count already added to the metric.
+    conflated_reported: u64,
     last_sequence: Option<u64>,
     /// Since when deliveries have been waiting for a missing OBS sequence.
     hole_since: Option<Instant>,
@@ -122,6 +127,8 @@ impl FeatureCore {
             handover: VecDeque::new(),
             held: Vec::new(),
             unacked_ages: Vec::new(),
+            newest_entered: None,
+            conflated_reported: 0,
             last_sequence: saved.next_sequence.and_then(|n| n.checked_sub(1)),
             hole_since: None,
             saved,
@@ -154,7 +161,8 @@ impl FeatureCore {
             + self.unacked_ages.capacity() * std::mem::size_of::<(f64, Instant)>()
     }
 
-    /// Feeds one observation and publishes the vectors it made due.
+    /// Feeds one observation and publishes the final vectors it made due (the provisional
+    /// one waits for the next settle: see [`FeatureCore::publish_provisional`]).
     pub async fn observe(
         &mut self,
         observation: &Observation,
@@ -168,7 +176,7 @@ impl FeatureCore {
         let due = {
             let _tick = tracing::debug_span!("features", watermark = ?self.series.flux_watermark())
                 .entered();
-            self.series.due()?
+            self.series.due_finals()?
         };
         let count = due.len();
         self.take_over_if_membership_changed().await?;
@@ -180,13 +188,30 @@ impl FeatureCore {
                 self.keep_for_handover(vector);
             }
         }
-        if count > 0 {
-            if let Some(seconds) = entered {
-                events::end_to_end("feature_published", seconds);
-                self.unacked_ages.push((seconds, Instant::now()));
-            }
+        if let Some(seconds) = entered {
+            self.newest_entered = Some((seconds, Instant::now()));
         }
         Ok(count)
+    }
+
+    /// Publishes the provisional vector of the newest tick, if it has none yet. Called at
+    /// each settle: at the live cadence (one minute at a time, caught up) that is every
+    /// tick; while catching up on a backlog the older ticks' provisional vectors are stale
+    /// and skipped (conflated), as their final vectors follow.
+    async fn publish_provisional(&mut self) -> Result<(), FeatureError> {
+        let Some(vector) = self.series.due_provisional()? else {
+            return Ok(());
+        };
+        if !self.membership.get().owns(vector.series) {
+            return Ok(());
+        }
+        self.publish(&vector).await?;
+        if let Some((seconds, observed)) = self.newest_entered.take() {
+            let age = seconds + observed.elapsed().as_secs_f64();
+            events::end_to_end("feature_published", age);
+            self.unacked_ages.push((seconds, observed));
+        }
+        Ok(())
     }
 
     async fn publish(&mut self, vector: &Vector) -> Result<(), FeatureError> {
@@ -324,6 +349,10 @@ impl FeatureCore {
     /// the checkpoints when the progress moved (at most once a second unless `force`).
     pub async fn settle(&mut self, force: bool) -> Result<(), FeatureError> {
         self.take_over_if_membership_changed().await?;
+        self.publish_provisional().await?;
+        let conflated = self.series.stats().conflated;
+        events::provisional_conflated(conflated - self.conflated_reported);
+        self.conflated_reported = conflated;
         self.publisher.flush().await?;
         for (age, observed) in self.unacked_ages.drain(..) {
             events::end_to_end("feature_acked", age + observed.elapsed().as_secs_f64());

@@ -98,6 +98,9 @@ pub struct SeriesStats {
     pub flux: u64,
     pub regions: u64,
     pub flares: u64,
+    /// Ticks that got no provisional vector: a newer tick, or the tick's final vector, was
+    /// due first. Every tick gets a provisional vector or counts here, once.
+    pub conflated: u64,
 }
 
 pub struct FeatureSeries {
@@ -301,31 +304,32 @@ impl FeatureSeries {
         out
     }
 
-    /// Every vector that became publishable: provisional ones up to the newest flux, final
-    /// ones up to the final bound (each tick's provisional vector comes before its final one).
+    /// Every vector that became publishable: the final ones up to the final bound, then the
+    /// provisional vector of the newest tick (see [`FeatureSeries::due_provisional`]).
     pub fn due(&mut self) -> Result<Vec<Vector>, EngineError> {
+        let mut out = self.due_finals()?;
+        out.extend(self.due_provisional()?);
+        Ok(out)
+    }
+
+    /// The final vectors of every tick up to the final bound, oldest first. With
+    /// [`FeatureSeries::due_provisional`] the two callers' split: finals as each observation
+    /// arrives, provisional ones once per batch.
+    pub fn due_finals(&mut self) -> Result<Vec<Vector>, EngineError> {
         let Some(first) = self.first_flux else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        let finals = self.ticks(self.progress.last_final, self.final_bound(), first);
-        let provisional = self.ticks(
-            self.progress.last_provisional,
-            self.provisional_bound(),
-            first,
-        );
-        for t in provisional {
-            // A tick that becomes final in this same call needs no provisional vector.
-            if !finals.contains(&t) {
-                self.emit(t, VectorStatus::Provisional, &mut out)?;
-            }
-            self.progress.last_provisional = Some(t);
-        }
-        for t in finals {
+        for t in self.ticks(self.progress.last_final, self.final_bound(), first) {
             self.feed_finals(t);
             self.emit(t, VectorStatus::Final, &mut out)?;
             self.progress.last_final = Some(t);
-            self.progress.last_provisional = self.progress.last_provisional.max(Some(t));
+            if self.progress.last_provisional.is_none_or(|p| p < t) {
+                // Final before it was ever provisional (a backlog longer than the horizon, or
+                // the end of input).
+                self.stats.conflated += 1;
+                self.progress.last_provisional = Some(t);
+            }
         }
         if let Some(last_final) = self.progress.last_final {
             let horizon = last_final - retention();
@@ -335,6 +339,31 @@ impl FeatureSeries {
             self.flares.evict_before(horizon);
         }
         Ok(out)
+    }
+
+    /// The provisional vector of the newest tick whose data is in, if that tick has had no
+    /// vector yet. Provisional vectors are *conflated*: older ticks that became due since the
+    /// last call get none (they are superseded, and their final vectors follow). Fed one
+    /// minute at a time (live) every tick gets one; a caller catching up on a backlog calls
+    /// this once per batch and skips the stale ones ([`SeriesStats::conflated`]).
+    pub fn due_provisional(&mut self) -> Result<Option<Vector>, EngineError> {
+        let Some(first) = self.first_flux else {
+            return Ok(None);
+        };
+        let Some(newest) = self.provisional_bound() else {
+            return Ok(None);
+        };
+        let ticks = self
+            .ticks(self.progress.last_provisional, Some(newest), first)
+            .len() as u64;
+        if ticks == 0 {
+            return Ok(None);
+        }
+        self.stats.conflated += ticks - 1;
+        self.progress.last_provisional = Some(newest);
+        let mut out = Vec::with_capacity(1);
+        self.emit(newest, VectorStatus::Provisional, &mut out)?;
+        Ok(out.pop())
     }
 
     /// Moves the buffered flux up to `t` into the final engine, in time order.
