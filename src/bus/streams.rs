@@ -243,7 +243,10 @@ pub async fn worker_obs_consumer(
     let config = consumer::pull::Config {
         durable_name: Some(name.into()),
         description: Some(format!("flare-plus feature worker {name}")),
-        ack_policy: consumer::AckPolicy::Explicit,
+        // A worker processes OBS in stream order and acks in batches: one ack of the newest
+        // message covers the batch. (The checkpoint, not the ack floor, is where a restarted
+        // worker resumes: this consumer is re-created at its next sequence.)
+        ack_policy: consumer::AckPolicy::All,
         ack_wait: Duration::from_secs(30),
         max_ack_pending: i64::try_from(max_ack_pending).unwrap_or(i64::MAX),
         deliver_policy: match start_sequence {
@@ -259,6 +262,21 @@ pub async fn worker_obs_consumer(
             format!("cannot create consumer {name} on {OBS}: {e}"),
         )
     })
+}
+
+/// A handle on the existing durable consumer `name` of OBS through `js` (e.g. a role's own
+/// connection).
+pub async fn obs_consumer_on(
+    js: &jetstream::Context,
+    name: &str,
+) -> Result<consumer::PullConsumer, BusError> {
+    let topology = |e: String| BusError::new(BusErrorKind::Topology, e);
+    js.get_stream(OBS)
+        .await
+        .map_err(|e| topology(format!("cannot open stream {OBS}: {e}")))?
+        .get_consumer(name)
+        .await
+        .map_err(|e| topology(format!("cannot open consumer {name} on {OBS}: {e}")))
 }
 
 /// Samples a durable consumer's backlog every `every` into the consumer gauges, until

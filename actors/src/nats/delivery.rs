@@ -209,6 +209,13 @@ impl Delivery {
         result
     }
 
+    /// Acknowledged by a later message's ack (consumers with `AckPolicy::All`, where an ack
+    /// covers every earlier message): count `ok` and release the permit; nothing is sent.
+    pub fn covered_by_later_ack(mut self) {
+        self.metrics.record_outcome(Outcome::Ok);
+        self.permit.take();
+    }
+
     /// Transient failure: ask for redelivery after `delay`, count `retry`, release the permit.
     pub async fn nak(mut self, delay: Duration) -> Result<(), DeliveryError> {
         let result = self

@@ -1,7 +1,9 @@
 use std::collections::VecDeque;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::time::Duration;
 
-use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
+use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::HeaderMap;
@@ -51,8 +53,12 @@ pub enum SinkError {
     Stopped { pending: usize },
 }
 
+/// A publish ack being awaited; boxed so it can be polled without being consumed (see
+/// [`Publisher::settle_arrived`]).
+type AckFuture = Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>;
+
 struct Pending {
-    ack: PublishAckFuture,
+    ack: AckFuture,
     message: OutboundMessage,
 }
 
@@ -100,7 +106,7 @@ impl Publisher {
             self.settle_oldest().await?;
         }
         self.admit().await?;
-        let ack = self.send_until_accepted(&message).await?;
+        let ack = self.send_until_accepted(&message).await?.into_future();
         self.window.push_back(Pending { ack, message });
         Ok(())
     }
@@ -112,7 +118,7 @@ impl Publisher {
     ) -> Result<PublishAck, SinkError> {
         self.flush().await?;
         self.admit().await?;
-        let ack = self.send_until_accepted(&message).await?;
+        let ack = self.send_until_accepted(&message).await?.into_future();
         self.settle(Pending { ack, message }).await
     }
 
@@ -122,6 +128,38 @@ impl Publisher {
             self.settle_oldest().await?;
         }
         Ok(())
+    }
+
+    /// Settles the acks that already arrived, oldest first, without waiting for the others
+    /// (a failed one is re-sent and awaited). Returns [`Publisher::published`]: messages are
+    /// settled in the order they were sent, so every message up to that count is stored.
+    pub async fn settle_arrived(&mut self) -> Result<u64, SinkError> {
+        while let Some(front) = self.window.front_mut() {
+            match futures_util::FutureExt::now_or_never(&mut front.ack) {
+                None => break,
+                Some(result) => {
+                    if let Some(mut pending) = self.window.pop_front() {
+                        pending.ack = Box::pin(std::future::ready(result));
+                        self.settle(pending).await?;
+                    }
+                }
+            }
+        }
+        Ok(self.published)
+    }
+
+    /// Settles acks, oldest first, until the first `count` messages sent are stored.
+    pub async fn settle_through(&mut self, count: u64) -> Result<u64, SinkError> {
+        while self.published < count && !self.window.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(self.published)
+    }
+
+    /// Messages handed over so far (stored or in flight): message `n` (counting from 1) is
+    /// stored once [`Publisher::published`] reaches `n`.
+    pub fn sent(&self) -> u64 {
+        self.published + self.window.len() as u64
     }
 
     /// Publishes sent and not yet acknowledged.
@@ -167,7 +205,10 @@ impl Publisher {
                     self.retries += 1;
                     self.pause(delay).await?;
                     delay = (delay * 2).min(self.config.max_retry_delay);
-                    pending.ack = self.send_until_accepted(&pending.message).await?;
+                    pending.ack = self
+                        .send_until_accepted(&pending.message)
+                        .await?
+                        .into_future();
                 }
             }
         }

@@ -58,7 +58,8 @@ pub struct FeatureStatus {
     pub late_flares: u64,
 }
 
-/// Inputs held at most this many before their vectors are flushed and they are acked.
+/// Inputs held before the ones whose vectors are stored are acked (without stopping for the
+/// rest: see [`FeatureCore::release_stored`]).
 const SETTLE_EVERY: usize = 256;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// A delivery after a hole in the OBS sequence goes back for this long, until the missing
@@ -69,6 +70,13 @@ const HOLE_RETRY: Duration = Duration::from_secs(1);
 const HOLE_PATIENCE: Duration = Duration::from_secs(45);
 /// Most vectors kept for handover (whatever the window).
 const HANDOVER_MAX: usize = 16_384;
+
+/// An input waiting for its ack: once the publisher has `stored_at` messages stored, the
+/// vectors it made due (and all before them) are in the stream.
+struct Held {
+    delivery: Delivery,
+    stored_at: u64,
+}
 
 pub struct FeatureCore {
     series: FeatureSeries,
@@ -85,7 +93,7 @@ pub struct FeatureCore {
     /// Recent final vectors of series owned by other workers.
     handover: VecDeque<Vector>,
     /// Inputs whose vectors were sent but not yet acknowledged by the stream.
-    held: Vec<Delivery>,
+    held: VecDeque<Held>,
     /// For each held input that produced vectors: its age (entered -> observed) and when it
     /// was observed, to measure entered -> vectors acked by the stream at the next settle.
     unacked_ages: Vec<(f64, Instant)>,
@@ -125,7 +133,7 @@ impl FeatureCore {
             seen_generation: 0,
             handover_window,
             handover: VecDeque::new(),
-            held: Vec::new(),
+            held: VecDeque::new(),
             unacked_ages: Vec::new(),
             newest_entered: None,
             conflated_reported: 0,
@@ -157,7 +165,7 @@ impl FeatureCore {
             .iter()
             .map(|v| std::mem::size_of::<Vector>() + v.features.cells.capacity() * 32)
             .sum::<usize>()
-            + self.held.capacity() * std::mem::size_of::<Delivery>()
+            + self.held.capacity() * std::mem::size_of::<Held>()
             + self.unacked_ages.capacity() * std::mem::size_of::<(f64, Instant)>()
     }
 
@@ -299,7 +307,7 @@ impl FeatureCore {
         if let (Some(last), Some(sequence)) = (self.last_sequence, delivery.stream_sequence()) {
             if sequence <= last {
                 events::features_out_of_order("redelivered", last + 1, sequence);
-                self.held.push(delivery);
+                self.hold(delivery);
                 return Ok(());
             }
             if sequence > last + 1 {
@@ -325,9 +333,11 @@ impl FeatureCore {
                 // Caught up (live cadence): settle now rather than after the linger, so the
                 // vectors are acked and the input released within a round trip.
                 let caught_up = delivery.pending() == Some(0) && !more_queued;
-                self.held.push(delivery);
-                if self.held.len() >= SETTLE_EVERY || caught_up {
+                self.hold(delivery);
+                if caught_up || self.held.len() >= SETTLE_EVERY && self.checkpoint_due() {
                     self.settle(false).await?;
+                } else if self.held.len() >= SETTLE_EVERY {
+                    self.release_stored().await?;
                 }
             }
             Err(e) => {
@@ -345,6 +355,50 @@ impl FeatureCore {
         Ok(())
     }
 
+    fn hold(&mut self, delivery: Delivery) {
+        self.held.push_back(Held {
+            delivery,
+            stored_at: self.publisher.sent(),
+        });
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        self.saved_at.elapsed() >= CHECKPOINT_EVERY
+    }
+
+    /// While catching up: acks the held inputs whose vectors are stored, waiting only for
+    /// the older half, so that input keeps flowing while the newer vectors' acks are on
+    /// their way (a full flush would drain the pipeline every batch).
+    async fn release_stored(&mut self) -> Result<(), FeatureError> {
+        let older_half = self.held[self.held.len() / 2].stored_at;
+        self.publisher.settle_through(older_half).await?;
+        let stored = self.publisher.settle_arrived().await?;
+        self.ack_stored(stored).await;
+        Ok(())
+    }
+
+    /// Acks every held input whose vectors are among the first `stored` messages published.
+    /// The consumer acks cumulatively (`AckPolicy::All`), so one ack of the newest of them
+    /// covers the rest; all are at or below the last observed sequence.
+    async fn ack_stored(&mut self, stored: u64) {
+        let released = self.held.partition_point(|h| h.stored_at <= stored);
+        let newest = self
+            .held
+            .range(..released)
+            .enumerate()
+            .max_by_key(|(_, h)| h.delivery.stream_sequence())
+            .map(|(i, _)| i);
+        let Some(newest) = newest else { return };
+        let mut batch: Vec<Held> = self.held.drain(..released).collect();
+        let newest = batch.swap_remove(newest).delivery;
+        for held in batch {
+            held.delivery.covered_by_later_ack();
+        }
+        if let Err(e) = newest.ack().await {
+            tracing::debug!(error = %e, "ack lost; the observations will be redelivered (vectors are de-duplicated)");
+        }
+    }
+
     /// Waits for every vector sent to be stored, acks the inputs that produced them, and saves
     /// the checkpoints when the progress moved (at most once a second unless `force`).
     pub async fn settle(&mut self, force: bool) -> Result<(), FeatureError> {
@@ -357,11 +411,7 @@ impl FeatureCore {
         for (age, observed) in self.unacked_ages.drain(..) {
             events::end_to_end("feature_acked", age + observed.elapsed().as_secs_f64());
         }
-        for delivery in self.held.drain(..) {
-            if let Err(e) = delivery.ack().await {
-                tracing::debug!(error = %e, "ack lost; the observation will be redelivered (vectors are de-duplicated)");
-            }
-        }
+        self.ack_stored(self.publisher.published()).await;
         let progress = self.series.progress();
         self.status.send_replace(FeatureStatus {
             progress,
