@@ -70,7 +70,7 @@ pub async fn run(config: Config, dir: &Path, speed: Speed) -> anyhow::Result<()>
     let ingest = IngestRole::start(&runtime, &kinds).await?;
     runtime.roles_started.set(true);
     let result = replay_with_progress(dir, speed, &ingest.router, &runtime.shutdown).await;
-    ingest.stop();
+    ingest.stop().await;
     runtime.finish().await;
     let summary = result?;
     eprintln!("{}", describe(&summary));

@@ -146,10 +146,10 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         features.stop().await;
     }
     if let Some(writer) = writer {
-        writer.stop();
+        writer.stop().await;
     }
     if let Some(ingest) = ingest {
-        ingest.stop();
+        ingest.stop().await;
     }
     runtime.close().await;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "stopped");

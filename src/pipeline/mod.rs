@@ -2,6 +2,7 @@
 //! starts a process's shared pieces (telemetry, HTTP endpoint, NATS, topology) and drains
 //! them on shutdown.
 
+pub mod actor_thread;
 pub mod events;
 pub mod features;
 pub mod ingest;

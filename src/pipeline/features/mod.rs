@@ -18,6 +18,7 @@ use chrono::Duration;
 
 use crate::bus::{streams, subjects, Checkpoints};
 use crate::config::FeaturesConfig;
+use crate::pipeline::actor_thread::ActorThread;
 use crate::pipeline::{Runtime, StartError};
 
 use self::actor::{FeatureActor, Settle};
@@ -52,9 +53,7 @@ pub fn series_settings(f: &FeaturesConfig) -> SeriesSettings {
 }
 
 pub struct FeaturesRole {
-    arbiter: Arbiter,
-    /// The actor's own connection (its task runs on the actor's thread).
-    nats: async_nats::Client,
+    thread: ActorThread,
     addr: Addr<FeatureActor>,
     pub worker: String,
     /// What the actor has published so far.
@@ -90,12 +89,9 @@ impl FeaturesRole {
 
         let series = FeatureSeries::new(series_settings(f), saved.progress)
             .map_err(|e| StartError::Config(e.to_string()))?;
-        // The actor's thread drives its own NATS connection: deliveries in, vectors out and
-        // their acks back then stay on one thread (a shared connection woke another thread for
-        // every message, which cost more CPU than the feature math).
-        let arbiter = Arbiter::new();
-        let nats = connect_on(&arbiter, runtime).await?;
-        let js = async_nats::jetstream::new(nats.clone());
+        // Deliveries in, vectors out and their acks stay on the actor's thread.
+        let thread = ActorThread::start(runtime, ACTOR).await?;
+        let js = thread.jetstream();
         let publisher = actors::nats::Publisher::new(
             js.clone(),
             PublisherConfig::default(),
@@ -141,7 +137,7 @@ impl FeaturesRole {
         let status = core.subscribe();
         let metrics = ActorMetrics::register(ACTOR);
         let actor_metrics = metrics.clone();
-        let addr = FeatureActor::start_in_arbiter(&arbiter.handle(), move |_| {
+        let addr = FeatureActor::start_in_arbiter(&thread.arbiter.handle(), move |_| {
             FeatureActor::new(core, actor_metrics)
         });
         let source = PullSource::new(
@@ -157,7 +153,7 @@ impl FeaturesRole {
         .with_ready_flag(runtime.readiness.add_flag("features consumer bound"));
         let mailbox = Mailbox::new(addr.clone(), metrics);
         let (shutdown, limit) = (runtime.shutdown.clone(), config.shutdown.limit());
-        arbiter.spawn(runtime.shutdown.track(async move {
+        thread.arbiter.spawn(runtime.shutdown.track(async move {
             let report = source.run(mailbox, shutdown, limit).await;
             tracing::info!(
                 delivered = report.delivered,
@@ -168,8 +164,7 @@ impl FeaturesRole {
         start_jobs(runtime, series_settings(f)).await?;
         tracing::info!(worker, "feature worker started");
         Ok(FeaturesRole {
-            arbiter,
-            nats,
+            thread,
             addr,
             worker,
             status,
@@ -182,30 +177,8 @@ impl FeaturesRole {
         if let Ok(Err(e)) = self.addr.send(Settle { force: true }).await {
             tracing::warn!(error = %e, "final feature checkpoint failed");
         }
-        // The last acks are written by the connection's task on the actor's thread. (A lost
-        // ack costs nothing: a restart resumes from the checkpoint.)
-        let flushed = tokio::time::timeout(std::time::Duration::from_secs(5), self.nats.flush());
-        if !matches!(flushed.await, Ok(Ok(()))) {
-            tracing::debug!("the feature worker's last acks may not have reached NATS");
-        }
-        self.arbiter.stop();
+        self.thread.stop().await;
     }
-}
-
-/// Connects a NATS client whose connection task runs on `arbiter`'s thread.
-async fn connect_on(
-    arbiter: &Arbiter,
-    runtime: &Runtime,
-) -> Result<async_nats::Client, StartError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let config = runtime.config.nats.clone();
-    arbiter.spawn(async move {
-        let _ = tx.send(crate::bus::connect(&config, ACTOR).await);
-    });
-    let client = rx
-        .await
-        .map_err(|_| StartError::Config("the feature actor's thread stopped".into()))??;
-    Ok(client)
 }
 
 /// The backfill job taker of a feature worker: the shared JOBS consumer feeding a

@@ -330,7 +330,7 @@ pub async fn backfill(
         &mut on_event,
     )
     .await;
-    actors.stop();
+    actors.stop().await;
     result?;
     summary.elapsed = started.elapsed();
     Ok(summary)

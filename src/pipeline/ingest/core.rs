@@ -80,6 +80,8 @@ pub enum IngestError {
     Publish(#[from] actors::nats::SinkError),
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] BusError),
+    #[error("starting the actor: {0}")]
+    Start(String),
     /// A handler found the core missing (cannot happen with serial handling; reported, not
     /// panicked on).
     #[error("ingest core busy")]

@@ -10,7 +10,7 @@ pub mod poller;
 pub mod publisher;
 pub mod replay;
 
-use actix::{Actor, Arbiter};
+use actix::Actor;
 use actors::nats::{BacklogGate, Publisher, PublisherConfig};
 use actors::{ActorMetrics, Mailbox};
 
@@ -19,6 +19,7 @@ use crate::bus::Checkpoints;
 use crate::config::Config;
 use crate::detect::StreamConfig;
 use crate::domain::XrayFeed;
+use crate::pipeline::actor_thread::ActorThread;
 use crate::pipeline::Runtime;
 use crate::sources::SourceKind;
 
@@ -47,11 +48,11 @@ pub fn overlap(config: &Config, kind: SourceKind) -> chrono::Duration {
     chrono::Duration::minutes(i64::try_from(minutes).unwrap_or(i64::MAX / 60_000))
 }
 
-/// The running ingest actors; each on its own arbiter (thread), so a slow source never
-/// delays another.
+/// The running ingest actors; each on its own thread with its own connection, so a slow
+/// source never delays another.
 pub struct IngestRole {
     pub router: IngestRouter,
-    arbiters: Vec<Arbiter>,
+    threads: Vec<ActorThread>,
 }
 
 impl IngestRole {
@@ -75,12 +76,16 @@ impl IngestRole {
             ..StreamConfig::default()
         };
         let mut router = IngestRouter::default();
-        let mut arbiters = Vec::new();
+        let mut threads = Vec::new();
         for &kind in kinds {
+            // Publishes and their acks stay on the actor's thread.
+            let thread = ActorThread::start(runtime, actor_name(kind))
+                .await
+                .map_err(|e| IngestError::Start(e.to_string()))?;
             let js = async_nats::jetstream::ContextBuilder::new()
                 .max_ack_inflight(4096)
                 .backpressure_on_inflight(true)
-                .build(runtime.nats.clone());
+                .build(thread.nats.clone());
             let mut sink = Publisher::new(js, PublisherConfig::default(), runtime.shutdown.token());
             if config.ingest.max_writer_backlog > 0 {
                 sink = sink.with_gate(BacklogGate::new(
@@ -104,21 +109,20 @@ impl IngestRole {
             )
             .await?;
             let metrics = ActorMetrics::register(actor_name(kind));
-            let arbiter = Arbiter::new();
             let actor_metrics = metrics.clone();
-            let addr = IngestActor::start_in_arbiter(&arbiter.handle(), move |_| {
+            let addr = IngestActor::start_in_arbiter(&thread.arbiter.handle(), move |_| {
                 IngestActor::new(core, actor_metrics)
             });
             router.actors.insert(kind, Mailbox::new(addr, metrics));
-            arbiters.push(arbiter);
+            threads.push(thread);
         }
-        Ok(IngestRole { router, arbiters })
+        Ok(IngestRole { router, threads })
     }
 
     /// Stops the actors' threads (after the caller finished sending to them).
-    pub fn stop(self) {
-        for arbiter in self.arbiters {
-            arbiter.stop();
+    pub async fn stop(self) {
+        for thread in self.threads {
+            thread.stop().await;
         }
     }
 }

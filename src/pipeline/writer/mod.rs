@@ -5,7 +5,9 @@ pub mod actor;
 
 use std::time::Duration;
 
-use actix::{Actor, Arbiter};
+use actix::Actor;
+
+use crate::pipeline::actor_thread::ActorThread;
 use actors::nats::{DeadLetterSink, PullSource, PullSourceConfig};
 use actors::{ActorMetrics, Mailbox};
 
@@ -27,9 +29,9 @@ pub async fn open_store(config: &Config) -> Result<Store, crate::store::StoreErr
     Ok(store)
 }
 
-/// The running writer: its arbiter and the source task.
+/// The running writer: its thread (actor, source and connection).
 pub struct WriterRole {
-    arbiter: Arbiter,
+    thread: ActorThread,
     pub store: Store,
 }
 
@@ -48,12 +50,12 @@ impl WriterRole {
             async move { store.ping().await.map_err(|e| e.to_string()) }
         });
         let w = &config.writer;
-        let consumer = streams::durable_obs_consumer(
-            &runtime.topology,
-            streams::WRITER_CONSUMER,
-            w.max_in_flight,
-        )
-        .await?;
+        streams::durable_obs_consumer(&runtime.topology, streams::WRITER_CONSUMER, w.max_in_flight)
+            .await?;
+        // Deliveries in and their acks stay on the actor's thread.
+        let thread = ActorThread::start(runtime, ACTOR).await?;
+        let consumer =
+            streams::obs_consumer_on(&thread.jetstream(), streams::WRITER_CONSUMER).await?;
         let stop = runtime.shutdown.clone();
         tokio::spawn(streams::watch_consumer_backlog(
             consumer.clone(),
@@ -71,13 +73,12 @@ impl WriterRole {
             profile: config.features.profile,
         };
         let metrics = ActorMetrics::register(ACTOR);
-        let arbiter = Arbiter::new();
         let (actor_store, actor_metrics, shutdown) =
             (store.clone(), metrics.clone(), runtime.shutdown.clone());
-        let addr = WriterActor::start_in_arbiter(&arbiter.handle(), move |_| {
+        let addr = WriterActor::start_in_arbiter(&thread.arbiter.handle(), move |_| {
             WriterActor::new(actor_store, settings, actor_metrics, shutdown)
         });
-        let dead_letters = DeadLetterSink::new(runtime.topology.js.clone(), subjects::dlq_for);
+        let dead_letters = DeadLetterSink::new(thread.jetstream(), subjects::dlq_for);
         let source = PullSource::new(
             consumer,
             PullSourceConfig {
@@ -91,18 +92,19 @@ impl WriterRole {
         .with_ready_flag(runtime.readiness.add_flag("writer consumer bound"));
         let mailbox = Mailbox::new(addr, metrics);
         let (shutdown, limit) = (runtime.shutdown.clone(), config.shutdown.limit());
-        runtime.shutdown.spawn(async move {
+        thread.arbiter.spawn(runtime.shutdown.track(async move {
             let report = source.run(mailbox, shutdown, limit).await;
             tracing::info!(
                 delivered = report.delivered,
                 drained = report.drained,
                 "writer source stopped"
             );
-        });
-        Ok(WriterRole { arbiter, store })
+        }));
+        Ok(WriterRole { thread, store })
     }
 
-    pub fn stop(self) {
-        self.arbiter.stop();
+    /// Stops the actor's thread (after its source stopped and it acked what it held).
+    pub async fn stop(self) {
+        self.thread.stop().await;
     }
 }
