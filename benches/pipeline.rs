@@ -43,17 +43,7 @@ fn main() {
         "2024-05-30T23:59:00Z",
     );
     report(&sample, bare.messages as f64 / bare.seconds);
-    let traffic = bare_traffic(sample_records, sample.final_vectors as usize);
-    println!(
-        "\n## bare JetStream, the pipeline's traffic: {} input messages consumed twice + {} published messages of {} B",
-        traffic.inputs, traffic.outputs, traffic.output_bytes
-    );
-    println!(
-        "{:.2} s = {:.0} input records/s; the pipeline end to end reaches {:.0}% of it",
-        traffic.seconds,
-        traffic.inputs as f64 / traffic.seconds,
-        100.0 * traffic.seconds / sample.seconds
-    );
+    report_traffic(&sample);
 
     if let Ok(days) = std::env::var("FLARE_BENCH_YEAR_DAYS") {
         let bare_year = bare_jetstream(525_600 + 3_600 + 1_000);
@@ -72,6 +62,7 @@ fn main() {
             "2023-12-31T23:59:00Z",
         );
         report(&year, bare_year.messages as f64 / bare_year.seconds);
+        report_traffic(&year);
     }
 
     if live_secs > 0 {
@@ -81,6 +72,11 @@ fn main() {
         feature_backfill();
     }
 }
+
+/// Observation-sized: an X-ray record as ingest publishes it (211 B).
+const INPUT: &[u8] = br#"{"v":1,"kind":"xrs","data":{"feed":"primary","time":"2024-05-01T00:00:00Z","satellite":16,"flux_short":1.09497e-8,"flux_long":3.13212e-7,"electron_contamination_short":false,"electron_contamination_long":false}}"#;
+/// The size of a final global feature vector (83 features + 65 covariates as JSON).
+const OUTPUT_BYTES: usize = 4400;
 
 struct Bare {
     messages: usize,
@@ -92,63 +88,27 @@ struct Bare {
 /// consumer (batches of 256, explicit ack of each) drains them; wall time from the first
 /// publish to the last ack.
 fn bare_jetstream(n: usize) -> Bare {
-    let nats = testkit::NatsServer::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let payload = br#"{"v":1,"kind":"xrs","data":{"feed":"primary","time":"2024-05-01T00:00:00Z","satellite":16,"flux_short":1.09497e-8,"flux_long":3.13212e-7,"electron_contamination_short":false,"electron_contamination_long":false}}"#;
-    let seconds = rt.block_on(async {
-        let client = async_nats::connect(nats.url()).await.unwrap();
-        let js = jetstream::new(client.clone());
-        let s = js
-            .create_stream(stream::Config {
-                name: "BARE".into(),
-                subjects: vec!["bare.>".into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let c = s
-            .create_consumer(consumer::pull::Config {
-                durable_name: Some("c".into()),
-                max_ack_pending: 4096,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let started = Instant::now();
-        let consume = tokio::spawn(async move {
-            let mut done = 0;
-            while done < n {
-                let mut batch = c.fetch().max_messages(256).messages().await.unwrap();
-                while let Some(m) = batch.next().await {
-                    m.unwrap().ack().await.unwrap();
-                    done += 1;
-                }
-            }
-        });
-        let mut acks = std::collections::VecDeque::new();
-        for i in 0..n {
-            let mut h = async_nats::HeaderMap::new();
-            h.insert("Nats-Msg-Id", format!("m{i}").as_str());
-            acks.push_back(
-                js.publish_with_headers("bare.xrs", h, payload.as_slice().into())
-                    .await
-                    .unwrap(),
-            );
-            if acks.len() >= 256 {
-                acks.pop_front().unwrap().await.unwrap();
-            }
-        }
-        for a in acks {
-            a.await.unwrap();
-        }
-        consume.await.unwrap();
-        started.elapsed().as_secs_f64()
-    });
     Bare {
         messages: n,
-        bytes: payload.len(),
-        seconds,
+        bytes: INPUT.len(),
+        seconds: bare_run(n, &["c"], 0),
     }
+}
+
+/// Bare JetStream moving the same traffic as `run` (its records in, consumed twice, and its
+/// final vectors out), and how close the pipeline came to it.
+fn report_traffic(run: &RunResult) {
+    let traffic = bare_traffic(run.records as usize, run.final_vectors as usize);
+    println!(
+        "\n## bare JetStream, the {} run's traffic: {} input messages consumed twice + {} published messages of {} B",
+        run.name, traffic.inputs, traffic.outputs, traffic.output_bytes
+    );
+    println!(
+        "{:.2} s = {:.0} input records/s; the pipeline end to end reaches {:.0}% of it",
+        traffic.seconds,
+        traffic.inputs as f64 / traffic.seconds,
+        100.0 * traffic.seconds / run.seconds
+    );
 }
 
 struct Traffic {
@@ -159,40 +119,46 @@ struct Traffic {
 }
 
 /// JetStream alone moving the pipeline's traffic: `inputs` observation-sized messages
-/// published to one stream and drained by two durable pull consumers (as the writer and the
-/// feature worker do), while `outputs` messages the size of a final feature vector (83
-/// features + 65 covariates as JSON, 4.4 kB) are published to a second stream (async acks,
-/// 256 in flight), as the feature worker does. Wall time until all is acked.
+/// drained by two durable pull consumers (as the writer and the feature worker do), while
+/// `outputs` messages the size of a final feature vector go to a second stream, as the
+/// feature worker publishes them.
 fn bare_traffic(inputs: usize, outputs: usize) -> Traffic {
+    Traffic {
+        inputs,
+        outputs,
+        output_bytes: OUTPUT_BYTES,
+        seconds: bare_run(inputs, &["writer", "features"], outputs),
+    }
+}
+
+/// `inputs` messages published to stream IN (async acks, 256 in flight) and drained by one
+/// durable pull consumer per name (fetch 256, explicit ack of each), and at the same time
+/// `outputs` messages of [`OUTPUT_BYTES`] published to stream OUT. Both file storage, a
+/// private nats-server. Wall time from the first publish until everything is acked.
+fn bare_run(inputs: usize, consumers: &[&str], outputs: usize) -> f64 {
     let nats = testkit::NatsServer::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let input = br#"{"v":1,"kind":"xrs","data":{"feed":"primary","time":"2024-05-01T00:00:00Z","satellite":16,"flux_short":1.09497e-8,"flux_long":3.13212e-7,"electron_contamination_short":false,"electron_contamination_long":false}}"#;
-    let output = vec![b'x'; 4400];
-    let output_bytes = output.len();
-    let seconds = rt.block_on(async {
+    rt.block_on(async {
         let client = async_nats::connect(nats.url()).await.unwrap();
         let js = jetstream::new(client.clone());
-        let ins = js
-            .create_stream(stream::Config {
-                name: "IN".into(),
-                subjects: vec!["in.>".into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        js.create_stream(stream::Config {
-            name: "OUT".into(),
-            subjects: vec!["out.>".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let mut streams = Vec::new();
+        for (name, subject) in [("IN", "in.>"), ("OUT", "out.>")] {
+            streams.push(
+                js.create_stream(stream::Config {
+                    name: name.into(),
+                    subjects: vec![subject.into()],
+                    ..Default::default()
+                })
+                .await
+                .unwrap(),
+            );
+        }
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for name in ["writer", "features"] {
-            let c = ins
+        for name in consumers {
+            let c = streams[0]
                 .create_consumer(consumer::pull::Config {
-                    durable_name: Some(name.into()),
+                    durable_name: Some(name.to_string()),
                     max_ack_pending: 4096,
                     ..Default::default()
                 })
@@ -209,50 +175,36 @@ fn bare_traffic(inputs: usize, outputs: usize) -> Traffic {
                 }
             }));
         }
-        let publish = |js: jetstream::Context,
-                       subject: &'static str,
-                       payload: bytes::Bytes,
-                       n: usize| async move {
-            let mut acks = std::collections::VecDeque::new();
-            for i in 0..n {
-                let mut h = async_nats::HeaderMap::new();
-                h.insert("Nats-Msg-Id", format!("{subject}{i}").as_str());
-                acks.push_back(
-                    js.publish_with_headers(subject, h, payload.clone())
-                        .await
-                        .unwrap(),
-                );
-                if acks.len() >= 256 {
-                    acks.pop_front().unwrap().await.unwrap();
+        let output = bytes::Bytes::from(vec![b'x'; OUTPUT_BYTES]);
+        for (subject, payload, n) in [
+            ("in.xrs", bytes::Bytes::from_static(INPUT), inputs),
+            ("out.global", output, outputs),
+        ] {
+            let js = js.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut acks = std::collections::VecDeque::new();
+                for i in 0..n {
+                    let mut h = async_nats::HeaderMap::new();
+                    h.insert("Nats-Msg-Id", format!("{subject}{i}").as_str());
+                    acks.push_back(
+                        js.publish_with_headers(subject, h, payload.clone())
+                            .await
+                            .unwrap(),
+                    );
+                    if acks.len() >= 256 {
+                        acks.pop_front().unwrap().await.unwrap();
+                    }
                 }
-            }
-            for a in acks {
-                a.await.unwrap();
-            }
-        };
-        tasks.push(tokio::spawn(publish(
-            js.clone(),
-            "in.xrs",
-            bytes::Bytes::from_static(input),
-            inputs,
-        )));
-        tasks.push(tokio::spawn(publish(
-            js.clone(),
-            "out.global",
-            output.into(),
-            outputs,
-        )));
+                for a in acks {
+                    a.await.unwrap();
+                }
+            }));
+        }
         for t in tasks {
             t.await.unwrap();
         }
         started.elapsed().as_secs_f64()
-    });
-    Traffic {
-        inputs,
-        outputs,
-        output_bytes,
-        seconds,
-    }
+    })
 }
 
 enum Source {

@@ -30,12 +30,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{self, DeliverPolicy};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use flare_plus::bus::vectors::{cells, VectorMessage};
+use flare_plus::bus::vectors::VectorMessage;
 use flare_plus::detect::{detect_flares_in_observations, MergeRule};
 use flare_plus::domain::{FlareCategory, FlareEvent, RegionObservation, XrayFeed, XrayObservation};
-use flare_plus::features::{
-    compute_covariates_batch, compute_features_batch, covariate_columns, feature_columns,
-};
 use flare_plus::flare_events::materialize;
 use flare_plus::pipeline::features::series::VectorStatus;
 use flare_plus::profile::Profile;
@@ -47,6 +44,7 @@ use rand::{Rng, SeedableRng};
 use support::db::{golden_flare_rows, sort_rows, FlareRow};
 use support::live::prom;
 use support::procs::{Env, Proc};
+use support::vectors::BatchInput;
 use testkit::upstream::{Behavior, UpstreamServer};
 
 /// Long enough for a debug build on a loaded 2-core machine; a passing run takes a fraction.
@@ -556,36 +554,14 @@ fn assert_vectors_exact(cluster: &Cluster, oracle: &Oracle) {
         ticks.len(),
         oracle.ticks.len()
     );
-    let batch = compute_features_batch(
-        &oracle.flux,
-        &oracle.regions,
-        &oracle.flares,
-        &ticks,
-        Profile::FlarePlus,
-    )
-    .unwrap();
-    let batch_cov = compute_covariates_batch(
-        &oracle.flux,
-        &oracle.regions,
-        &oracle.flares,
-        &ticks,
-        Profile::FlarePlus,
-    )
-    .unwrap();
-    for ((t, live), (row, cov)) in finals.iter().zip(batch.iter().zip(&batch_cov)) {
-        assert!(
-            support::same_bits(&cells(&live.features, feature_columns()), &row.cells),
-            "features at {t} differ from the batch output"
-        );
-        let live_cov = cells(
-            live.covariates.as_ref().expect("covariates"),
-            covariate_columns(),
-        );
-        assert!(
-            support::same_bits(&live_cov, &cov.cells),
-            "covariates at {t}"
-        );
-    }
+    support::vectors::assert_finals_equal_batch(
+        &finals,
+        BatchInput {
+            flux: &oracle.flux,
+            regions: &oracle.regions,
+            flares: &oracle.flares,
+        },
+    );
 }
 
 /// Invariant 3: each injected record on the DLQ once, byte for byte, with code and reason.

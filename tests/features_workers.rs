@@ -17,7 +17,7 @@ use flare_plus::pipeline::features::series::{
 };
 use flare_plus::profile::Profile;
 use futures_util::StreamExt;
-use support::procs::{fixture_path, metric_sum, Env, Proc};
+use support::procs::{fixture_path, metric_sum, Proc, Stack};
 use support::stream::sample_stream;
 
 type Key = (SeriesId, DateTime<Utc>);
@@ -45,44 +45,18 @@ fn reference() -> BTreeMap<Key, Vec<Cell>> {
 }
 
 struct Cluster {
-    _nats: testkit::NatsServer,
-    _dir: tempfile::TempDir,
-    env: Env,
-    rt: tokio::runtime::Runtime,
-    js: async_nats::jetstream::Context,
+    stack: Stack,
 }
 
 fn cluster(extra: &[(&str, &str)]) -> Cluster {
-    let nats = testkit::NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("flare.db").display());
-    let env = Env {
-        nats_url: nats.url(),
-        database_url: db,
-        dir: dir.path().to_path_buf(),
-        extra: extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
-    let js = {
-        let _guard = rt.enter();
-        async_nats::jetstream::new(client)
-    };
     Cluster {
-        _nats: nats,
-        _dir: dir,
-        env,
-        rt,
-        js,
+        stack: Stack::start(None, extra),
     }
 }
 
 impl Cluster {
     fn worker(&self, id: &str) -> Proc {
-        let mut cmd_env = self.env.clone();
+        let mut cmd_env = self.stack.env.clone();
         cmd_env
             .extra
             .push(("FLARE__FEATURES__WORKER_ID".into(), id.into()));
@@ -92,7 +66,7 @@ impl Cluster {
     }
 
     fn replay(&self, speed: &str) -> Proc {
-        self.env.spawn(
+        self.stack.env.spawn(
             "replay",
             &["replay", fixture_path().to_str().unwrap(), "--speed", speed],
         )
@@ -100,8 +74,13 @@ impl Cluster {
 
     /// The worker's checkpointed progress (last final tick), if any.
     fn worker_last_final(&self, id: &str) -> Option<String> {
-        self.rt.block_on(async {
-            let kv = self.js.get_key_value("flare_checkpoints").await.ok()?;
+        self.stack.rt.block_on(async {
+            let kv = self
+                .stack
+                .js
+                .get_key_value("flare_checkpoints")
+                .await
+                .ok()?;
             let bytes = kv.get(format!("features.worker.{id}")).await.ok()??;
             let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
             v["progress"]["last_final"].as_str().map(str::to_string)
@@ -125,8 +104,8 @@ impl Cluster {
     /// Every final vector on FEATURES by (series, tick); a repeated key must repeat the same
     /// content (a re-publish), never a different one.
     fn published_finals(&self) -> HashMap<Key, Vec<Cell>> {
-        self.rt.block_on(async {
-            let mut stream = self.js.get_stream("FEATURES").await.unwrap();
+        self.stack.rt.block_on(async {
+            let mut stream = self.stack.js.get_stream("FEATURES").await.unwrap();
             let total = stream.info().await.unwrap().state.messages;
             let reader = stream
                 .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())

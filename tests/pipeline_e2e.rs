@@ -12,17 +12,14 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{self, DeliverPolicy};
 use chrono::{DateTime, Utc};
-use flare_plus::bus::vectors::{cells, VectorMessage};
+use flare_plus::bus::vectors::VectorMessage;
 use flare_plus::domain::XrayFeed;
-use flare_plus::features::{
-    compute_covariates_batch, compute_features_batch, covariate_columns, feature_columns,
-};
 use flare_plus::pipeline::features::series::VectorStatus;
-use flare_plus::profile::Profile;
 use flare_plus::store::{Store, StoreOptions};
 use futures_util::StreamExt;
 use support::db::{golden_flare_rows, sort_rows, FlareRow};
-use support::procs::{fixture_path, metric, metric_sum, Env};
+use support::procs::{fixture_path, metric, metric_sum, Stack};
+use support::vectors::BatchInput;
 
 /// Reads every message of the FEATURES stream (final global vectors by tick, and counts).
 async fn read_vectors(
@@ -58,16 +55,10 @@ async fn read_vectors(
 
 #[test]
 fn three_role_processes_replay_the_sample_into_postgres_and_features() {
-    let nats = testkit::NatsServer::start();
     let pg = testkit::Postgres::start();
     let db_url = pg.create_database("flare_e2e");
-    let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        nats_url: nats.url(),
-        database_url: db_url.clone(),
-        dir: dir.path().to_path_buf(),
-        extra: vec![],
-    };
+    let stack = Stack::start(Some(db_url.clone()), &[]);
+    let (env, rt, js) = (&stack.env, &stack.rt, &stack.js);
 
     let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
     writer.wait_ready(Duration::from_secs(60));
@@ -92,12 +83,6 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
         ingest.log_text()
     );
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
-    let js = {
-        let _guard = rt.enter();
-        async_nats::jetstream::new(client.clone())
-    };
     // Done when both consumers have nothing pending and the feature checkpoint reached the
     // last minute of the sample (end of input makes every tick final).
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -184,7 +169,7 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
         ("times_S2.txt", "features_S2.csv.gz"),
         ("times_S4.txt", "features_S4.csv.gz"),
     ] {
-        let out = dir.path().join("batch.csv");
+        let out = stack.dir.path().join("batch.csv");
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_flare-plus"))
             .args(["features", "batch", "--db", &db_url, "--times"])
             .arg(fixture_path().join(times))
@@ -211,7 +196,7 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
     }
 
     // Feature vectors: every minute final once, equal to the batch output bit for bit.
-    let (finals, provisional, regions) = rt.block_on(read_vectors(&js));
+    let (finals, provisional, regions) = rt.block_on(read_vectors(js));
     assert_eq!(
         finals.len(),
         43_200,
@@ -219,26 +204,14 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
     );
     assert!(regions > 0, "region vectors published");
     let f = support::load_fixture();
-    let ticks: Vec<DateTime<Utc>> = finals.keys().copied().collect();
-    let batch =
-        compute_features_batch(&f.flux, &f.regions, &f.flares, &ticks, Profile::FlarePlus).unwrap();
-    let batch_cov =
-        compute_covariates_batch(&f.flux, &f.regions, &f.flares, &ticks, Profile::FlarePlus)
-            .unwrap();
-    for ((t, live), (row, cov)) in finals.iter().zip(batch.iter().zip(&batch_cov)) {
-        assert!(
-            support::same_bits(&cells(&live.features, feature_columns()), &row.cells),
-            "features at {t}"
-        );
-        let live_cov = cells(
-            live.covariates.as_ref().expect("covariates"),
-            covariate_columns(),
-        );
-        assert!(
-            support::same_bits(&live_cov, &cov.cells),
-            "covariates at {t}"
-        );
-    }
+    support::vectors::assert_finals_equal_batch(
+        &finals,
+        BatchInput {
+            flux: &f.flux,
+            regions: &f.regions,
+            flares: &f.flares,
+        },
+    );
 
     // Metrics: actor metrics present in every process; records in = stored + dead-lettered.
     let (w, fm) = (writer.metrics(), features.metrics());
@@ -312,5 +285,4 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
         "features stops cleanly:\n{}",
         features.log_text()
     );
-    rt.block_on(client.drain()).ok();
 }

@@ -13,7 +13,7 @@ use flare_plus::domain::XrayFeed;
 use flare_plus::store::{Store, StoreOptions};
 use futures_util::StreamExt;
 use support::db::{golden_flare_rows, sort_rows, FlareRow};
-use support::procs::{fixture_path, metric, metric_sum, Env, Proc};
+use support::procs::{fixture_path, metric, metric_sum, Proc, Stack};
 
 /// Records the sample puts on OBS for the writer: 42,991 + 297 + 70 + 83 detected flares.
 const SAMPLE_RECORDS: u64 = 42_991 + 297 + 70 + 83;
@@ -21,56 +21,31 @@ const SAMPLE_RECORDS: u64 = 42_991 + 297 + 70 + 83;
 const SPEED: &str = "130000x";
 
 struct Setup {
-    _nats: testkit::NatsServer,
+    stack: Stack,
     pg: testkit::Postgres,
     db_url: String,
-    env: Env,
-    _dir: tempfile::TempDir,
-    rt: tokio::runtime::Runtime,
-    js: async_nats::jetstream::Context,
 }
 
 fn setup(extra: &[(&str, &str)]) -> Setup {
-    let nats = testkit::NatsServer::start();
     let pg = testkit::Postgres::start();
     let db_url = pg.create_database("flare_writer");
-    let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        nats_url: nats.url(),
-        database_url: db_url.clone(),
-        dir: dir.path().to_path_buf(),
-        extra: extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
-    let js = {
-        let _guard = rt.enter();
-        async_nats::jetstream::new(client)
-    };
     Setup {
-        _nats: nats,
+        stack: Stack::start(Some(db_url.clone()), extra),
         pg,
         db_url,
-        env,
-        _dir: dir,
-        rt,
-        js,
     }
 }
 
 impl Setup {
     fn writer(&self, name: &str) -> Proc {
-        let mut p = self.env.spawn(name, &["run", "--role", "writer"]);
+        let mut p = self.stack.env.spawn(name, &["run", "--role", "writer"]);
         p.wait_ready(Duration::from_secs(60));
         p
     }
 
     fn replay(&self) -> Proc {
         let sample = fixture_path();
-        self.env.spawn(
+        self.stack.env.spawn(
             "replay",
             &["replay", sample.to_str().unwrap(), "--speed", SPEED],
         )
@@ -78,8 +53,8 @@ impl Setup {
 
     /// The writer consumer's ack floor (stream sequence) and its pending counts.
     fn writer_progress(&self) -> (u64, u64, usize) {
-        self.rt.block_on(async {
-            let obs = self.js.get_stream("OBS").await.unwrap();
+        self.stack.rt.block_on(async {
+            let obs = self.stack.js.get_stream("OBS").await.unwrap();
             let mut c = match obs.get_consumer::<consumer::pull::Config>("writer").await {
                 Ok(c) => c,
                 Err(e) => {
@@ -103,8 +78,9 @@ impl Setup {
     }
 
     fn obs_last_sequence(&self) -> u64 {
-        self.rt.block_on(async {
-            self.js
+        self.stack.rt.block_on(async {
+            self.stack
+                .js
                 .get_stream("OBS")
                 .await
                 .unwrap()
@@ -133,7 +109,7 @@ impl Setup {
 
     /// The stored tables equal the sample's unique records exactly.
     fn assert_tables_exact(&self) {
-        self.rt.block_on(async {
+        self.stack.rt.block_on(async {
             let store = Store::connect(&self.db_url, &StoreOptions::default())
                 .await
                 .unwrap();
@@ -226,8 +202,8 @@ fn postgres_down_for_20_seconds_loses_and_doubles_nothing() {
     let mut s = setup(&[("FLARE__DATABASE__ACQUIRE_TIMEOUT_MS", "1000")]);
     let mut writer = s.writer("writer");
     let pid = writer.child.pid().expect("pid");
-    let names: Vec<String> = s.rt.block_on(async {
-        let obs = s.js.get_stream("OBS").await.unwrap();
+    let names: Vec<String> = s.stack.rt.block_on(async {
+        let obs = s.stack.js.get_stream("OBS").await.unwrap();
         obs.consumer_names()
             .collect::<Vec<_>>()
             .await

@@ -10,6 +10,7 @@ pub mod procs;
 pub mod secure;
 pub mod stream;
 pub mod synth;
+pub mod vectors;
 
 use std::collections::HashMap;
 use std::io::Read;

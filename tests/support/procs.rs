@@ -15,6 +15,51 @@ pub struct Proc {
     pub log: PathBuf,
 }
 
+/// What a multi-process test runs against: a private nats-server and temp dir, the role
+/// processes' environment, and a JetStream client for the test's own reads.
+pub struct Stack {
+    pub nats: testkit::NatsServer,
+    pub dir: tempfile::TempDir,
+    pub env: Env,
+    pub rt: tokio::runtime::Runtime,
+    pub js: async_nats::jetstream::Context,
+}
+
+impl Stack {
+    /// `database_url`: the roles' database (None: SQLite in the temp dir); `extra`: more
+    /// environment for every process.
+    pub fn start(database_url: Option<String>, extra: &[(&str, &str)]) -> Stack {
+        let nats = testkit::NatsServer::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = database_url
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("flare.db").display()));
+        let env = Env {
+            nats_url: nats.url(),
+            database_url,
+            dir: dir.path().to_path_buf(),
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        let client = rt
+            .block_on(async_nats::connect(nats.url()))
+            .expect("connect to the test nats-server");
+        let js = {
+            let _guard = rt.enter();
+            async_nats::jetstream::new(client)
+        };
+        Stack {
+            nats,
+            dir,
+            env,
+            rt,
+            js,
+        }
+    }
+}
+
 /// Environment shared by the processes of one test.
 #[derive(Clone)]
 pub struct Env {
