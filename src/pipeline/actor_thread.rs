@@ -8,7 +8,10 @@
 
 use std::time::Duration;
 
-use actix::Arbiter;
+use actix::dev::ToEnvelope;
+use actix::{Actor, Arbiter, Handler};
+use actors::nats::{Delivery, PullSource};
+use actors::{Envelope, Mailbox};
 
 use super::{Runtime, StartError};
 
@@ -16,6 +19,7 @@ use super::{Runtime, StartError};
 pub struct ActorThread {
     pub arbiter: Arbiter,
     pub nats: async_nats::Client,
+    name: String,
 }
 
 impl ActorThread {
@@ -24,14 +28,39 @@ impl ActorThread {
     pub async fn start(runtime: &Runtime, name: &str) -> Result<ActorThread, StartError> {
         let arbiter = Arbiter::new();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let (config, name) = (runtime.config.nats.clone(), name.to_string());
+        let (config, connection) = (runtime.config.nats.clone(), name.to_string());
         arbiter.spawn(async move {
-            let _ = tx.send(crate::bus::connect(&config, &name).await);
+            let _ = tx.send(crate::bus::connect(&config, &connection).await);
         });
         let nats = rx
             .await
             .map_err(|_| StartError::Config("an actor thread stopped while connecting".into()))??;
-        Ok(ActorThread { arbiter, nats })
+        Ok(ActorThread {
+            arbiter,
+            nats,
+            name: name.to_string(),
+        })
+    }
+
+    /// Runs `source` into `mailbox` on this thread, as a task the runtime's shutdown waits
+    /// for (it stops pulling and waits, at most the drain limit, for the actor to finish what
+    /// it holds). `source` should pull through [`ActorThread::jetstream`].
+    pub fn run_source<A>(&self, runtime: &Runtime, source: PullSource, mailbox: Mailbox<A>)
+    where
+        A: Actor + Handler<Envelope<Delivery>>,
+        A::Context: ToEnvelope<A, Envelope<Delivery>>,
+    {
+        let (shutdown, limit) = (runtime.shutdown.clone(), runtime.config.shutdown.limit());
+        let name = self.name.clone();
+        self.arbiter.spawn(runtime.shutdown.track(async move {
+            let report = source.run(mailbox, shutdown, limit).await;
+            tracing::info!(
+                actor = name,
+                delivered = report.delivered,
+                drained = report.drained,
+                "source stopped"
+            );
+        }));
     }
 
     /// A JetStream context on this thread's connection.

@@ -152,15 +152,7 @@ impl FeaturesRole {
         )
         .with_ready_flag(runtime.readiness.add_flag("features consumer bound"));
         let mailbox = Mailbox::new(addr.clone(), metrics);
-        let (shutdown, limit) = (runtime.shutdown.clone(), config.shutdown.limit());
-        thread.arbiter.spawn(runtime.shutdown.track(async move {
-            let report = source.run(mailbox, shutdown, limit).await;
-            tracing::info!(
-                delivered = report.delivered,
-                drained = report.drained,
-                "features source stopped"
-            );
-        }));
+        thread.run_source(runtime, source, mailbox);
         start_jobs(runtime, series_settings(f)).await?;
         tracing::info!(worker, "feature worker started");
         Ok(FeaturesRole {

@@ -6,13 +6,12 @@ pub mod actor;
 use std::time::Duration;
 
 use actix::Actor;
-
-use crate::pipeline::actor_thread::ActorThread;
 use actors::nats::{DeadLetterSink, PullSource, PullSourceConfig};
 use actors::{ActorMetrics, Mailbox};
 
 use crate::bus::{streams, subjects};
 use crate::config::Config;
+use crate::pipeline::actor_thread::ActorThread;
 use crate::pipeline::{Runtime, StartError};
 use crate::store::{Store, StoreOptions};
 
@@ -91,15 +90,7 @@ impl WriterRole {
         )
         .with_ready_flag(runtime.readiness.add_flag("writer consumer bound"));
         let mailbox = Mailbox::new(addr, metrics);
-        let (shutdown, limit) = (runtime.shutdown.clone(), config.shutdown.limit());
-        thread.arbiter.spawn(runtime.shutdown.track(async move {
-            let report = source.run(mailbox, shutdown, limit).await;
-            tracing::info!(
-                delivered = report.delivered,
-                drained = report.drained,
-                "writer source stopped"
-            );
-        }));
+        thread.run_source(runtime, source, mailbox);
         Ok(WriterRole { thread, store })
     }
 
