@@ -1,4 +1,6 @@
-//! The binary's configuration handling as a user meets it.
+//! The binary as a user and an orchestrator meet it: configuration handling and readiness.
+
+mod support;
 
 use std::process::Command;
 
@@ -75,4 +77,43 @@ fn a_bad_config_file_is_a_clear_error_and_a_non_zero_exit() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+/// /readyz answers 503 from the moment the endpoint serves until the roles have started: an
+/// orchestrator must not route work to a process that is still connecting. The stand-in
+/// "server" accepts the TCP connection and never speaks, so the process stays in its NATS
+/// connect for as long as the test looks.
+#[test]
+fn a_process_still_connecting_to_nats_is_not_ready() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nats_url = format!("nats://{}", silent.local_addr().unwrap());
+    let (accepted, connected) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().flatten() {
+            held.push(conn);
+            let _ = accepted.send(());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let env = support::procs::Env {
+        nats_url,
+        database_url: format!("sqlite://{}", dir.path().join("flare.db").display()),
+        dir: dir.path().to_path_buf(),
+        extra: vec![("FLARE__NATS__CONNECT_TIMEOUT_MS".into(), "60000".into())],
+    };
+    let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
+    connected
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the writer opened a connection to the stand-in server");
+    // The endpoint is up before NATS is dialled; its port is in the log by now.
+    let port = writer.port();
+    assert_ne!(port, 0, "log:\n{}", writer.log_text());
+    let (status, body) = support::procs::http_get(port, "/readyz").expect("/readyz answers");
+    assert_eq!(status, 503, "body: {body}");
+    assert!(body.contains("roles started"), "body: {body}");
+    assert!(writer.child.is_running());
 }

@@ -63,6 +63,9 @@ impl Runtime {
         telemetry.spawn_upkeep(Duration::from_secs(5), shutdown.clone());
 
         let readiness = Readiness::new();
+        // Registered before the endpoint serves: with no checks yet, /readyz would answer 200
+        // while NATS and the topology are still coming up.
+        let roles_started = readiness.add_flag("roles started");
         let http_stop = Shutdown::new();
         let addr = config.http.listen_addr().map_err(StartError::Config)?;
         let stop = http_stop.clone();
@@ -80,7 +83,6 @@ impl Runtime {
         let (nats, embedded) = connect_nats(&config, role, allow_embedded_nats).await?;
         let js = async_nats::jetstream::new(nats.clone());
         let topology = bus::ensure_topology(&js, &config.nats).await?;
-        let roles_started = readiness.add_flag("roles started");
         let state = nats.clone();
         readiness.add_check("nats", move || {
             let connected = state.connection_state() == async_nats::connection::State::Connected;
