@@ -118,6 +118,14 @@ impl Observation {
         .unwrap_or_default()
     }
 
+    /// The record as it sits inside a batch ([`super::batch`]): `{"kind":...,"data":...}`.
+    pub fn encode_record(&self) -> Vec<u8> {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decodes the single-record form. OBS consumers use [`super::batch::decode_message`],
+    /// which takes both forms.
     pub fn decode(payload: &[u8]) -> Result<Observation, DecodeError> {
         #[derive(Deserialize)]
         struct Version {
@@ -159,7 +167,7 @@ impl Observation {
 
 /// serde_json quotes the offending input in its messages; a hostile 300 kB string must not
 /// become a 300 kB log line or dead-letter header, so the detail is cut.
-fn invalid(e: serde_json::Error) -> DecodeError {
+pub(crate) fn invalid(e: serde_json::Error) -> DecodeError {
     let text = e.to_string();
     let cut: String = text.chars().take(256).collect();
     DecodeError::Invalid(if cut.len() < text.len() {

@@ -6,6 +6,8 @@ pub const SCHEMA: &str = "Flare-Schema";
 /// When the record entered the system (Unix nanoseconds): end-to-end latency is measured
 /// from here.
 pub const ENTERED_AT: &str = "Flare-Entered-At";
+/// How many records an OBS batch message holds.
+pub const RECORDS: &str = "Flare-Records";
 /// `provisional` or `final` on feature vectors.
 pub const VECTOR_STATUS: &str = "Flare-Vector-Status";
 

@@ -2,6 +2,7 @@
 //! consumers, the wire codec and headers, connection options from config, checkpoints.
 //! The generic machinery (pull source, publisher, dead letters) is in the `actors` crate.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod codec;
 pub mod connect;
@@ -12,6 +13,7 @@ pub mod streams;
 pub mod subjects;
 pub mod vectors;
 
+pub use batch::{decode_message, BatchBuilder, BatchLimits, Decoded, RejectedRecord};
 pub use checkpoint::Checkpoints;
 pub use codec::{DecodeError, Observation, ProgressMark};
 pub use connect::connect;

@@ -52,18 +52,21 @@ impl DeadLetterSink {
         }
     }
 
-    /// Publishes `payload` with the reason headers and waits for the stream's ack.
-    /// `dedup_id` makes a repeated dead-lettering of the same record harmless.
-    pub async fn publish(
-        &self,
-        original_subject: &str,
-        payload: Bytes,
-        reason: &DeadLetterReason,
-        actor: &str,
-        stream_sequence: Option<u64>,
-        dedup_id: Option<String>,
-    ) -> Result<(), DeliveryError> {
+    /// Publishes the letter's payload with the reason headers and waits for the stream's ack.
+    pub async fn publish(&self, letter: DeadLetter<'_>) -> Result<(), DeliveryError> {
+        let DeadLetter {
+            original_subject,
+            payload,
+            reason,
+            actor,
+            stream_sequence,
+            record_index,
+            dedup_id,
+        } = letter;
         let mut h = HeaderMap::new();
+        if let Some(index) = record_index {
+            h.insert(headers::DLQ_RECORD_INDEX, index.to_string().as_str());
+        }
         h.insert(headers::DLQ_CODE, reason.code);
         h.insert(
             headers::DLQ_REASON,
@@ -87,6 +90,21 @@ impl DeadLetterSink {
             .map_err(|e| DeliveryError::DeadLetter(e.to_string()))?;
         Ok(())
     }
+}
+
+/// One record for the dead-letter subject: its bytes, where it came from and why.
+#[derive(Debug)]
+pub struct DeadLetter<'a> {
+    pub original_subject: &'a str,
+    pub payload: Bytes,
+    pub reason: &'a DeadLetterReason,
+    /// The actor that gave up on it.
+    pub actor: &'a str,
+    pub stream_sequence: Option<u64>,
+    /// Its position when it was one record of a batch message.
+    pub record_index: Option<usize>,
+    /// Makes a repeated dead-lettering of the same record harmless (`Nats-Msg-Id`).
+    pub dedup_id: Option<String>,
 }
 
 /// Header values cannot hold line breaks; keep the reason on one line and bounded.
@@ -236,6 +254,40 @@ impl Delivery {
             .map_err(|e| DeliveryError::Ack(e.to_string()))
     }
 
+    /// Permanent failure of one record of this message (a batch): publishes `record` with
+    /// `reason` and its position to the dead-letter subject, and waits for the stream's ack.
+    /// The delivery stays open: finish it with the rest of its records. Every consumer that
+    /// dead-letters the same record of the same message produces one dead letter (same id).
+    pub async fn dead_letter_record(
+        &self,
+        index: usize,
+        record: Bytes,
+        reason: &DeadLetterReason,
+    ) -> Result<(), DeliveryError> {
+        let seq = self.stream_sequence();
+        let dedup_id = seq.map(|s| format!("dlq:{}:{s}:{index}", self.message.subject));
+        self.dead_letters
+            .publish(DeadLetter {
+                original_subject: self.message.subject.as_str(),
+                payload: record,
+                reason,
+                actor: self.metrics.actor(),
+                stream_sequence: seq,
+                record_index: Some(index),
+                dedup_id,
+            })
+            .await?;
+        tracing::warn!(
+            actor = self.metrics.actor(),
+            subject = %self.message.subject,
+            index,
+            code = reason.code,
+            reason = %reason.detail,
+            "record of a batch dead-lettered"
+        );
+        Ok(())
+    }
+
     /// Permanent failure: publish the raw payload with `reason` to the dead-letter subject,
     /// then terminate the message so it is never redelivered. If the dead letter cannot be
     /// published, the message is nak'ed instead (nothing is lost) and the error returned.
@@ -244,14 +296,15 @@ impl Delivery {
         let dedup_id = seq.map(|s| format!("dlq:{}:{s}", self.message.subject));
         let published = self
             .dead_letters
-            .publish(
-                self.message.subject.as_str(),
-                self.message.payload.clone(),
+            .publish(DeadLetter {
+                original_subject: self.message.subject.as_str(),
+                payload: self.message.payload.clone(),
                 reason,
-                self.metrics.actor(),
-                seq,
+                actor: self.metrics.actor(),
+                stream_sequence: seq,
+                record_index: None,
                 dedup_id,
-            )
+            })
             .await;
         if let Err(e) = published {
             let _ = self

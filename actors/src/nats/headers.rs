@@ -14,3 +14,5 @@ pub const DLQ_SUBJECT: &str = "Flare-Dlq-Subject";
 pub const DLQ_STREAM_SEQUENCE: &str = "Flare-Dlq-Stream-Sequence";
 /// The actor that gave up on the record.
 pub const DLQ_ACTOR: &str = "Flare-Dlq-Actor";
+/// For a record dead-lettered out of a batch message: its position in the batch.
+pub const DLQ_RECORD_INDEX: &str = "Flare-Dlq-Record-Index";

@@ -9,7 +9,7 @@ pub mod headers;
 mod sink;
 mod source;
 
-pub use delivery::{DeadLetterReason, DeadLetterSink, Delivery, DeliveryError};
+pub use delivery::{DeadLetter, DeadLetterReason, DeadLetterSink, Delivery, DeliveryError};
 pub use gate::BacklogGate;
 pub use sink::{OutboundMessage, Publisher, PublisherConfig, SinkError};
 pub use source::{PullSource, PullSourceConfig, SourceReport};
