@@ -318,19 +318,34 @@ pub struct DetectionConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestConfig {
+    /// Records per OBS message at most (a batch: see `bus::batch`).
+    pub batch_max_records: usize,
+    /// Bytes per OBS message at most; below the server's `max_payload` (1 MiB by default).
+    pub batch_max_bytes: usize,
     /// Ingest holds publishes back while the writer consumer has more than this many
-    /// messages undelivered or unacked (0 = never).
+    /// messages (batches) undelivered or unacked (0 = never).
     pub max_writer_backlog: u64,
     /// How often the backlog is read while publishing.
     pub backlog_check_ms: u64,
 }
 
+impl IngestConfig {
+    pub fn batch_limits(&self) -> crate::bus::BatchLimits {
+        crate::bus::BatchLimits {
+            max_records: self.batch_max_records,
+            max_bytes: self.batch_max_bytes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WriterConfig {
-    pub batch_max_messages: usize,
+    /// Records per transaction at most.
+    pub batch_max_records: usize,
     pub batch_max_bytes: usize,
     pub batch_max_wait_ms: u64,
+    /// OBS messages delivered and not yet acked (the consumer's `max_ack_pending`).
     pub max_in_flight: usize,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
@@ -656,13 +671,14 @@ impl Config {
             ));
         }
         let w = &self.writer;
-        if w.batch_max_messages == 0 || w.batch_max_bytes == 0 || w.max_in_flight == 0 {
+        if w.batch_max_records == 0 || w.batch_max_bytes == 0 || w.max_in_flight == 0 {
             problems.push("writer batch limits and max_in_flight must be positive".to_string());
         }
-        if w.max_in_flight < w.batch_max_messages {
+        let i = &self.ingest;
+        if i.batch_max_records == 0 || i.batch_max_bytes < 1024 || i.batch_max_bytes > 900 * 1024 {
             problems.push(format!(
-                "writer.max_in_flight ({}) must be at least writer.batch_max_messages ({}), or batches never fill",
-                w.max_in_flight, w.batch_max_messages
+                "ingest.batch_max_records must be positive and ingest.batch_max_bytes within 1 KiB..900 KiB (NATS refuses messages over 1 MiB by default), not {}",
+                i.batch_max_bytes
             ));
         }
         if self.features.max_in_flight == 0 {
@@ -716,7 +732,7 @@ mod tests {
                     "postgres://flare:s3cret@db:5432/flare",
                 ),
                 ("FLARE__HTTP__LISTEN", "0.0.0.0:9999"),
-                ("FLARE__WRITER__BATCH_MAX_MESSAGES", "10"),
+                ("FLARE__WRITER__BATCH_MAX_RECORDS", "10"),
                 ("FLARE__FEATURES__PROFILE", "improved"),
             ]),
         )
@@ -724,7 +740,7 @@ mod tests {
         assert_eq!(cfg.nats.urls(), vec!["nats://a:4222", "nats://b:4222"]);
         assert_eq!(cfg.database.url, "postgres://flare:s3cret@db:5432/flare");
         assert_eq!(cfg.http.listen, "0.0.0.0:9999");
-        assert_eq!(cfg.writer.batch_max_messages, 10);
+        assert_eq!(cfg.writer.batch_max_records, 10);
         assert_eq!(cfg.features.profile, Profile::Improved);
     }
 
@@ -750,11 +766,13 @@ mod tests {
             env(&[
                 ("FLARE__HTTP__LISTEN", "not-an-address"),
                 ("FLARE__DATABASE__URL", "mysql://x"),
-                ("FLARE__WRITER__BATCH_MAX_MESSAGES", "0"),
+                ("FLARE__WRITER__BATCH_MAX_RECORDS", "0"),
+                ("FLARE__INGEST__BATCH_MAX_BYTES", "2000000"),
             ]),
         )
         .expect_err("invalid");
         let text = err.to_string();
+        assert!(text.contains("ingest.batch_max_bytes"), "{text}");
         assert!(text.contains("http.listen"), "{text}");
         assert!(text.contains("database.url"), "{text}");
         assert!(text.contains("writer batch limits"), "{text}");
@@ -770,7 +788,7 @@ mod tests {
             .to_string();
         assert!(text.contains("batch_max_mesages"), "{text}");
         let bad_type = dir.path().join("type.toml");
-        std::fs::write(&bad_type, "[writer]\nbatch_max_messages = \"many\"\n").unwrap();
+        std::fs::write(&bad_type, "[writer]\nbatch_max_records = \"many\"\n").unwrap();
         assert!(Config::load_with_env(Some(&bad_type), env(&[])).is_err());
         let missing = dir.path().join("missing.toml");
         let text = Config::load_with_env(Some(&missing), env(&[]))
@@ -817,7 +835,7 @@ mod tests {
                 ("FLARE__NATS__TOKEN", "0123"),
                 ("FLARE__SOURCES__DONKI__API_KEY", "1e5"),
                 ("FLARE__HTTP_CLIENT__USER_AGENT", "true"),
-                ("FLARE__WRITER__BATCH_MAX_MESSAGES", "10"),
+                ("FLARE__WRITER__BATCH_MAX_RECORDS", "10"),
                 ("FLARE__NATS__TLS_REQUIRED", "true"),
             ]),
         )
@@ -825,7 +843,7 @@ mod tests {
         assert_eq!(cfg.nats.token.expose(), "0123");
         assert_eq!(cfg.sources.donki.api_key.expose(), "1e5");
         assert_eq!(cfg.http_client.user_agent, "true");
-        assert_eq!(cfg.writer.batch_max_messages, 10);
+        assert_eq!(cfg.writer.batch_max_records, 10);
         assert!(cfg.nats.tls_required);
     }
 

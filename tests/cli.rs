@@ -34,7 +34,7 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
         "secret leaked:\n{text}"
     );
     assert!(
-        text.contains("[writer]") && text.contains("batch_max_messages"),
+        text.contains("[writer]") && text.contains("batch_max_records"),
         "{text}"
     );
 }
@@ -45,7 +45,7 @@ fn a_bad_config_file_is_a_clear_error_and_a_non_zero_exit() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "[http]\nlisten = \"nowhere\"\n[writer]\nbatch_max_messages = 0\n",
+        "[http]\nlisten = \"nowhere\"\n[writer]\nbatch_max_records = 0\n",
     )
     .unwrap();
     let out = flare_plus()

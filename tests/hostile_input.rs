@@ -1033,3 +1033,120 @@ fn a_hostile_message_does_not_flood_the_writer_log() {
         "the writer logged {log_bytes} bytes for one hostile message"
     );
 }
+
+/// A batch message (as ingest publishes them) holding records that cannot be used: the
+/// undecodable one and the one the store refuses go to the DLQ on their own, each once, with
+/// their position in the batch; the rest of the batch is stored and the message acked.
+#[test]
+fn a_batch_with_bad_records_dead_letters_only_those_records() {
+    let nats = testkit::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = support::procs::Env {
+        nats_url: nats.url(),
+        database_url: format!("sqlite://{}/flare.db", dir.path().display()),
+        dir: dir.path().to_path_buf(),
+        extra: vec![],
+    };
+    // Both OBS consumers: each dead-letters the undecodable record, the DLQ keeps one.
+    let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
+    writer.wait_ready(Duration::from_secs(60));
+    let mut features = env.spawn("features", &["run", "--role", "features"]);
+    features.wait_ready(Duration::from_secs(60));
+    let record = |o: &Observation| String::from_utf8(o.encode_record()).unwrap();
+    let undecodable = r#"{"kind":"xrs","data":{"feed":"primary"}}"#;
+    let refused = record(&donki("F-long", "M1.0000", 2));
+    let records = [
+        record(&xray(10, 1e-6)),
+        undecodable.to_string(),
+        record(&xray(11, 2e-6)),
+        refused.clone(),
+        record(&region(13664)),
+    ];
+    let payload = format!(r#"{{"v":1,"batch":[{}]}}"#, records.join(","));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
+    let js = {
+        let _guard = rt.enter();
+        async_nats::jetstream::new(client)
+    };
+    rt.block_on(async {
+        js.publish("flare.obs.xrs", payload.into_bytes().into())
+            .await
+            .expect("publish")
+            .await
+            .expect("OBS stored the batch")
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !rt.block_on(writer_caught_up(&js)) || rt.block_on(dead_letters(&js)).len() < 2 {
+        assert!(Instant::now() < deadline, "{}", writer.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let dlq = rt.block_on(dead_letters(&js));
+    let mut letters: Vec<(String, String, String, String)> = dlq
+        .iter()
+        .map(|(subject, payload, h)| {
+            let header = |name: &str| {
+                h.get(name)
+                    .map(|v| v.as_str().to_string())
+                    .unwrap_or_default()
+            };
+            (
+                header("Flare-Dlq-Record-Index"),
+                header("Flare-Dlq-Code"),
+                subject.clone(),
+                String::from_utf8_lossy(payload).into_owned(),
+            )
+        })
+        .collect();
+    letters.sort();
+    assert_eq!(
+        letters,
+        vec![
+            (
+                "1".to_string(),
+                "invalid_record".to_string(),
+                "flare.dlq.xrs".to_string(),
+                undecodable.to_string()
+            ),
+            (
+                "3".to_string(),
+                "constraint_violation".to_string(),
+                "flare.dlq.xrs".to_string(),
+                refused
+            ),
+        ],
+        "each bad record once, with its position"
+    );
+    let store = rt
+        .block_on(flare_plus::store::Store::connect(
+            &env.database_url,
+            &Default::default(),
+        ))
+        .unwrap();
+    let (from, to) = (t("2024-04-01T00:00:00Z"), t("2024-06-01T00:00:00Z"));
+    let flux = rt
+        .block_on(store.read_flux(XrayFeed::Primary, from, to))
+        .unwrap();
+    assert_eq!(
+        flux.into_iter().map(Observation::Xray).collect::<Vec<_>>(),
+        vec![xray(10, 1e-6), xray(11, 2e-6)]
+    );
+    let regions = rt.block_on(store.read_regions(from, to)).unwrap();
+    assert_eq!(regions.len(), 1);
+    let metrics = writer.metrics();
+    let count = |name: &str| support::procs::metric_sum(&metrics, name, "");
+    assert_eq!(count("pipeline_records_received_total"), 5.0);
+    assert_eq!(count("pipeline_records_stored_total"), 3.0);
+    assert_eq!(count("pipeline_records_dead_lettered_total"), 2.0);
+    assert_eq!(
+        support::procs::metric(
+            &metrics,
+            "actor_messages_total{actor=\"writer\",outcome=\"ok\"}"
+        ),
+        Some(1.0),
+        "the batch message itself was acked"
+    );
+    assert_eq!(writer.terminate(), Some(0), "{}", writer.log_text());
+    assert_eq!(features.terminate(), Some(0), "{}", features.log_text());
+}

@@ -10,7 +10,6 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use chrono::TimeDelta;
 use flare_plus::bus::Observation;
 use flare_plus::domain::{FlareEvent, FlareSource, RegionObservation, XrayFeed, XrayObservation};
 use flare_plus::sources::donki::parse_donki_flares;
@@ -204,8 +203,8 @@ fn parse_primary(body: &[u8]) -> Vec<XrayObservation> {
 /// The X-ray observations on OBS; panics on a natural key seen twice.
 fn xrays_on_stream(bus: &Bus) -> HashMap<String, XrayObservation> {
     let mut seen = HashMap::new();
-    for m in bus.messages("OBS", "flare.obs.xrs") {
-        let Ok(Observation::Xray(x)) = Observation::decode(&m.payload) else {
+    for o in bus.records("flare.obs.xrs") {
+        let Observation::Xray(x) = o else {
             panic!("not an X-ray observation on flare.obs.xrs");
         };
         let key = x.natural_key();
@@ -229,8 +228,8 @@ fn assert_xrays_once(bus: &Bus, expected: &[XrayObservation]) {
 
 /// The whole sample, polled several times: X-ray (first without its last two days, then the
 /// full file gzip-encoded as a new version), regions (ETag + Last-Modified, so every later poll
-/// is a 304) and DONKI (no validators: every poll re-sends the lookback window, which the
-/// stream drops by Nats-Msg-Id). OBS ends with each record exactly once, equal to the parsed
+/// is a 304) and DONKI (no validators: every poll re-reads the lookback window, and ingest
+/// publishes none of it again as nothing changed). OBS ends with each record exactly once, equal to the parsed
 /// files; polls that change nothing add nothing to the stream.
 #[test]
 fn the_sample_served_over_http_is_published_exactly_once() {
@@ -246,19 +245,12 @@ fn the_sample_served_over_http_is_published_exactly_once() {
     let all_xrays = support::load_xrays();
     assert_eq!(all_xrays.len(), 42_991);
     let v1_last = v1_obs.last().expect("v1 has records").time;
-    // Version 2 re-sends what is newer than the checkpoint minus the 30-minute overlap.
-    let v2_sent = all_xrays
-        .iter()
-        .filter(|x| x.time > v1_last - TimeDelta::minutes(30))
-        .count();
+    // Version 2 holds v1's last 30 minutes again (the overlap, for late corrections): those
+    // are unchanged, so only what is newer than v1 is published.
+    let v2_sent = all_xrays.iter().filter(|x| x.time > v1_last).count();
     let regions = support::load_regions();
     let donki = support::load_donki();
     assert_eq!((regions.len(), donki.len()), (297, 70));
-    let newest_start = donki.iter().map(|f| f.start_time).max().expect("flares");
-    let donki_overlap = donki
-        .iter()
-        .filter(|f| f.start_time > newest_start - TimeDelta::days(7))
-        .count();
 
     let upstream = UpstreamServer::start().expect("upstream");
     upstream.set_response(XRAYS, Respond::json(v1).with_etag("\"x-1\""));
@@ -287,10 +279,10 @@ fn the_sample_served_over_http_is_published_exactly_once() {
             Err(format!("ingested (xrs, region, donki) = {got:?}"))
         }
     });
-    assert_eq!(bus.count("OBS", "flare.obs.xrs"), v1_obs.len() as u64);
-    assert_eq!(bus.count("OBS", "flare.obs.region"), 297);
+    assert_eq!(bus.record_count("flare.obs.xrs"), v1_obs.len() as u64);
+    assert_eq!(bus.record_count("flare.obs.region"), 297);
 
-    // Later polls: 304 for X-ray and regions, DONKI's re-sends dropped: the stream is still.
+    // Later polls: 304 for X-ray and regions, DONKI's re-reads unchanged: the stream is still.
     let sequence = bus.last_sequence("OBS");
     let base = live.metrics();
     let fresh_donki = prom::fetches(&base, "donki", "fresh");
@@ -349,7 +341,7 @@ fn the_sample_served_over_http_is_published_exactly_once() {
             .skip_while(|r| r.status != 200 || r.header("if-none-match") != Some("\"x-1\""))
             .skip(1)
             .any(|r| r.status == 304 && r.header("if-none-match") == Some("\"x-2\""));
-        let stored = bus.count("OBS", "flare.obs.xrs");
+        let stored = bus.record_count("flare.obs.xrs");
         if after && stored == 42_991 {
             Ok(())
         } else {
@@ -392,7 +384,8 @@ fn the_sample_served_over_http_is_published_exactly_once() {
         let fresh = count(&l.statuses(DONKI), 200);
         (
             outcomes(&[("fresh", fresh)]),
-            (70 + (fresh - 1) * donki_overlap) as f64,
+            // Every poll re-reads the 7-day lookback; unchanged flares are not re-published.
+            70.0,
         )
     });
 
@@ -651,11 +644,7 @@ fn bad_payloads_are_counted_logged_once_per_incident_and_the_key_stays_secret() 
     const KEY: &str = "SEKRIT-nasa-4f9a";
     let good = support::read_fixture("donki_flares.json");
     let donki = parse_donki_flares(&good).expect("DONKI parses").records;
-    let newest_start = donki.iter().map(|f| f.start_time).max().expect("flares");
-    let overlap = donki
-        .iter()
-        .filter(|f| f.start_time > newest_start - TimeDelta::days(7))
-        .count();
+    assert_eq!(donki.len(), 70);
     let page =
         "<!DOCTYPE html><html><body><h1>503 Service Temporarily Unavailable</h1></body></html>";
     let cut = good[..good.len() / 2].to_vec();
@@ -689,12 +678,9 @@ fn bad_payloads_are_counted_logged_once_per_incident_and_the_key_stays_secret() 
     });
     live.wait_metrics("donki", |l| {
         let polls = l.statuses(DONKI).len();
-        (
-            outcomes(&[("bad_payload", 3), ("fresh", polls - 3)]),
-            (70 + (polls - 4) * overlap) as f64,
-        )
+        (outcomes(&[("bad_payload", 3), ("fresh", polls - 3)]), 70.0)
     });
-    assert_eq!(live.bus.count("OBS", "flare.obs.flare"), 70);
+    assert_eq!(live.bus.record_count("flare.obs.flare"), 70);
     let on_stream: HashMap<String, FlareEvent> = live
         .bus
         .observations()
@@ -846,7 +832,7 @@ fn an_unchanged_feed_is_a_304_that_publishes_nothing_also_after_a_restart() {
     upstream.set_response(XRAYS, Respond::json(body).with_last_modified(STAMP));
     let mut live = Live::start(upstream, XRAY_ONLY);
     live.wait("the payload", || {
-        let n = live.bus.count("OBS", "flare.obs.xrs") as usize;
+        let n = live.bus.record_count("flare.obs.xrs") as usize;
         if n == expected.len() {
             Ok(())
         } else {
@@ -945,4 +931,106 @@ fn a_payload_over_the_size_cap_is_counted_and_the_next_poll_publishes() {
         failed[0]
     );
     assert_xrays_once(&live.bus, &expected);
+}
+
+/// Every X-ray poll re-reads the 30 minutes before the checkpoint (late corrections). Inside
+/// that overlap a corrected record is published again and an unchanged one is not, also by a
+/// restarted process: the checkpoint remembers what was published there.
+#[test]
+fn a_correction_inside_the_overlap_is_published_and_unchanged_re_reads_are_not() {
+    let v1 = xray_hours(6);
+    let v1_obs = parse_primary(&v1);
+    let last = v1_obs.last().expect("records").time;
+    let corrected_tag = (last - chrono::TimeDelta::minutes(10))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    // v2: v1's records, one long-band flux inside the overlap corrected, and an hour more.
+    let v2_elements: Vec<String> = elements(&xray_hours(7))
+        .iter()
+        .map(|e| {
+            let is_target = field(e, "time_tag").as_deref() == Some(corrected_tag.as_str())
+                && field(e, "energy").as_deref() == Some("0.1-0.8nm");
+            if !is_target {
+                return e.get().to_string();
+            }
+            let mut object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(e.get()).expect("an element");
+            object.insert("flux".into(), serde_json::json!(4.5e-6));
+            serde_json::Value::Object(object).to_string()
+        })
+        .collect();
+    let v2 = array(v2_elements.iter().map(String::as_str));
+    let v2_obs = parse_primary(&v2);
+    let new_in_v2 = v2_obs.iter().filter(|x| x.time > last).count();
+    assert!(new_in_v2 > 0);
+
+    let upstream = UpstreamServer::start().expect("upstream");
+    upstream.set_response(XRAYS, Respond::json(v1).with_etag("\"x-1\""));
+    let mut live = Live::start(upstream, XRAY_ONLY);
+    live.wait_metrics("xrs", |l| {
+        let s = l.statuses(XRAYS);
+        (
+            outcomes(&[("fresh", 1), ("not_modified", count(&s, 304))]),
+            v1_obs.len() as f64,
+        )
+    });
+    live.upstream
+        .set_response(XRAYS, Respond::json(v2.clone()).with_etag("\"x-2\""));
+    live.wait_metrics("xrs", |l| {
+        let s = l.statuses(XRAYS);
+        (
+            outcomes(&[("fresh", 2), ("not_modified", count(&s, 304))]),
+            (v1_obs.len() + 1 + new_in_v2) as f64,
+        )
+    });
+    // On the stream: every record of v2 once, but the corrected one twice, the correction last.
+    let mut seen: HashMap<String, Vec<XrayObservation>> = HashMap::new();
+    for o in live.bus.records("flare.obs.xrs") {
+        let Observation::Xray(x) = o else {
+            panic!("not an X-ray observation");
+        };
+        seen.entry(x.natural_key()).or_default().push(x);
+    }
+    assert_eq!(seen.len(), v2_obs.len());
+    for x in &v2_obs {
+        let versions = &seen[&x.natural_key()];
+        assert_eq!(versions.last(), Some(x), "{}: the newest version", x.time);
+        let expected = if x.time.format("%Y-%m-%dT%H:%M:%SZ").to_string() == corrected_tag {
+            assert_eq!(x.flux_long, Some(4.5e-6));
+            2
+        } else {
+            1
+        };
+        assert_eq!(versions.len(), expected, "{}", x.time);
+    }
+
+    // A restarted process re-reads v2 under a new validator: nothing in it is new or changed.
+    assert_eq!(live.proc.terminate(), Some(0), "{}", live.proc.log_text());
+    let sequence = live.bus.last_sequence("OBS");
+    live.upstream
+        .set_response(XRAYS, Respond::json(v2).with_etag("\"x-3\""));
+    let before = live.upstream.requests_to(XRAYS).len();
+    live.proc = live
+        .env
+        .spawn("ingest-restarted", &["run", "--role", "ingest"]);
+    live.proc.wait_ready(WAIT);
+    live.wait("the restarted process's first poll", || {
+        match live.upstream.requests_to(XRAYS).get(before) {
+            Some(r) if r.status != 0 => Ok(()),
+            _ => Err("not yet".into()),
+        }
+    });
+    assert_eq!(live.upstream.requests_to(XRAYS)[before].status, 200);
+    live.wait_metrics("xrs", |l| {
+        let s = &l.statuses(XRAYS)[before..];
+        (
+            outcomes(&[("fresh", count(s, 200)), ("not_modified", count(s, 304))]),
+            0.0,
+        )
+    });
+    assert_eq!(
+        live.bus.last_sequence("OBS"),
+        sequence,
+        "nothing re-published"
+    );
 }

@@ -107,7 +107,7 @@ fn ingest_sample(dir: &Path) -> Run {
         u(&w["records_written"]),
         SAMPLE_FLUX + SAMPLE_REGIONS + SAMPLE_DONKI + detected
     );
-    // Writer-sized batches (writer.batch_max_messages = 2000), one commit each.
+    // Writer-sized batches (writer.batch_max_records = 2000), one commit each.
     let batches = u(&w["write_batches"]);
     assert_eq!(batches, u(&w["records_written"]).div_ceil(2000));
     assert_eq!(u(&s["db"]["commits"]), batches);
@@ -404,7 +404,7 @@ fn the_slow_statement_threshold_switches_sqlx_warnings_on() {
             .args(["profile", "--scenario", "ingestion", "--input"])
             .arg(sample()),
     );
-    // 2000-row upserts take more than 1 ms each.
+    // Writer-sized (2000-row) upserts take more than 1 ms each.
     assert!(
         run.stderr.contains("slow statement"),
         "no slow-statement warning:\n{}",

@@ -150,8 +150,8 @@ fn stored(p: &mut Proc) -> f64 {
 fn two_writers_share_one_consumer_without_duplicates() {
     // Small batches so both processes get turns.
     let s = setup(&[
-        ("FLARE__WRITER__BATCH_MAX_MESSAGES", "100"),
-        ("FLARE__WRITER__MAX_IN_FLIGHT", "200"),
+        ("FLARE__WRITER__BATCH_MAX_RECORDS", "500"),
+        ("FLARE__WRITER__MAX_IN_FLIGHT", "4"),
     ]);
     let mut a = s.writer("writer-a");
     let mut b = s.writer("writer-b");
@@ -176,7 +176,7 @@ fn a_writer_killed_mid_stream_and_restarted_leaves_the_clean_table() {
     let mut replay = s.replay();
     // Kill once a third of the sample is committed (and the replay is still going).
     let deadline = Instant::now() + Duration::from_secs(120);
-    while s.writer_progress().0 < 15_000 {
+    while stored(&mut first) < 15_000.0 {
         assert!(
             Instant::now() < deadline,
             "writer made no progress:\n{}",
@@ -184,11 +184,12 @@ fn a_writer_killed_mid_stream_and_restarted_leaves_the_clean_table() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    let (floor, _, _) = s.writer_progress();
     first.child.kill();
-    let at_kill = s.writer_progress().0;
     assert!(
-        at_kill < SAMPLE_RECORDS,
-        "killed mid-stream (ack floor {at_kill})"
+        floor < s.obs_last_sequence(),
+        "killed mid-stream (ack floor {floor} of {})",
+        s.obs_last_sequence()
     );
     assert!(replay.child.is_running(), "the input was still flowing");
     let mut second = s.writer("writer-2");
@@ -219,13 +220,13 @@ fn postgres_down_for_20_seconds_loses_and_doubles_nothing() {
     );
     let mut replay = s.replay();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while s.writer_progress().0 < 5_000 {
+    while stored(&mut writer) < 5_000.0 {
         assert!(Instant::now() < deadline, "writer made no progress");
         std::thread::sleep(Duration::from_millis(20));
     }
     s.pg.stop();
     let stopped_at = Instant::now();
-    let floor_at_stop = s.writer_progress().0;
+    let stored_at_stop = stored(&mut writer);
     // While the database is down: nothing is acked, the in-flight bound holds, memory stays
     // bounded (sampled from /proc for the whole outage).
     let mut peak_rss_kb = 0u64;
@@ -243,16 +244,17 @@ fn postgres_down_for_20_seconds_loses_and_doubles_nothing() {
         peak_ack_pending = peak_ack_pending.max(ack_pending);
         std::thread::sleep(Duration::from_millis(250));
     }
-    let (floor_during, _, _) = s.writer_progress();
+    // At most the batch that was committing when the database went away.
+    let stored_during = stored(&mut writer);
     assert!(
-        floor_during <= floor_at_stop + 4_000,
-        "no commits while the database is down"
+        stored_during <= stored_at_stop + 5_000.0,
+        "no commits while the database is down: {stored_at_stop} -> {stored_during}"
     );
     assert!(
-        peak_ack_pending <= 4_000,
+        peak_ack_pending <= 64,
         "in-flight bound (writer.max_in_flight) held: {peak_ack_pending}"
     );
-    // Stated bound: the held batch (<= 4000 messages of ~300 B) plus the process baseline.
+    // Stated bound: the held messages (<= 64 batches of <= 256 KiB) plus the process baseline.
     assert!(
         peak_rss_kb < 96 * 1024,
         "writer RSS {peak_rss_kb} kB during the outage"

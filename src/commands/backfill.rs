@@ -84,7 +84,7 @@ pub async fn backfill_with_progress(
             format!(
                 "{day}: {records_done}/{records_in_day} records; published {} (already published {}), \
                  detected {} flares, dead-lettered {}",
-                report.published, report.skipped_old, report.flares_detected, report.dead_lettered
+                report.published, report.already_published(), report.flares_detected, report.dead_lettered
             ),
         ),
         BackfillEvent::DayDone {
@@ -147,7 +147,7 @@ pub fn describe(s: &BackfillSummary) -> String {
         secs,
         s.records as f64 / secs,
         s.ingest.published,
-        s.ingest.skipped_old,
+        s.ingest.already_published(),
         s.ingest.flares_detected,
         s.ingest.dead_lettered,
     )

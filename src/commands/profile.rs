@@ -864,8 +864,8 @@ async fn ingest(
     drop(primary);
     work.flares_detected = detected.len() as u64;
 
-    // The writer's batches: at most batch_max_messages records each, in arrival order.
-    let max = config.writer.batch_max_messages.max(1);
+    // The writer's batches: at most batch_max_records records each, in arrival order.
+    let max = config.writer.batch_max_records.max(1);
     let mut batches = Vec::new();
     let mut batch = WriteBatch::default();
     let mut push = |batch: &mut WriteBatch, add: &mut dyn FnMut(&mut WriteBatch)| {

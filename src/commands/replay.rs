@@ -35,7 +35,10 @@ pub async fn replay_with_progress(
             done as u64,
             format!(
                 "published {} (already published {}), detected {} flares, dead-lettered {}",
-                report.published, report.skipped_old, report.flares_detected, report.dead_lettered
+                report.published,
+                report.already_published(),
+                report.flares_detected,
+                report.dead_lettered
             ),
         );
     })
@@ -55,7 +58,7 @@ pub fn describe(summary: &ReplaySummary) -> String {
         secs,
         summary.records as f64 / secs,
         summary.ingest.published,
-        summary.ingest.skipped_old,
+        summary.ingest.already_published(),
         summary.ingest.flares_detected,
         summary.ingest.dead_lettered,
         if summary.interrupted { " (interrupted: run again to continue)" } else { "" }

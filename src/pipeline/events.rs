@@ -13,6 +13,15 @@ pub fn records_ingested(source: &'static str, n: u64) {
     }
 }
 
+/// Records an OBS consumer (`writer`, `features`) took from its deliveries, decodable or
+/// not (ingest's progress marks not counted): each ends stored (or observed) or
+/// dead-lettered.
+pub fn records_received(actor: &'static str, n: usize) {
+    if n > 0 {
+        counter!(m::RECORDS_RECEIVED_TOTAL, "actor" => actor).increment(n as u64);
+    }
+}
+
 /// One record sent to the dead-letter stream with a bounded reason code.
 pub fn record_dead_lettered(source: &'static str, code: &'static str, detail: &str) {
     counter!(m::RECORDS_DEAD_LETTERED_TOTAL, "source" => source, "code" => code).increment(1);

@@ -10,13 +10,16 @@ use metrics::Unit;
 pub const END_TO_END_SECONDS: &str = "pipeline_end_to_end_seconds";
 /// Counter by `source`: records published by ingest.
 pub const RECORDS_INGESTED_TOTAL: &str = "pipeline_records_ingested_total";
+/// Counter by `actor` (`writer`, `features`): records taken from OBS deliveries (a batch
+/// message holds many), decodable or not; progress marks not counted.
+pub const RECORDS_RECEIVED_TOTAL: &str = "pipeline_records_received_total";
 /// Counter by `source`, `code`: records dead-lettered.
 pub const RECORDS_DEAD_LETTERED_TOTAL: &str = "pipeline_records_dead_lettered_total";
 /// Counter: records the writer committed (acked after the commit).
 pub const RECORDS_STORED_TOTAL: &str = "pipeline_records_stored_total";
 /// Counter by `table`: rows written (inserted or updated) by the writer.
 pub const ROWS_WRITTEN_TOTAL: &str = "pipeline_rows_written_total";
-/// Histogram: messages per committed writer batch.
+/// Histogram: records per committed writer batch.
 pub const WRITER_BATCH_SIZE: &str = "pipeline_writer_batch_size";
 /// Histogram: seconds to write and commit one batch.
 pub const WRITER_COMMIT_SECONDS: &str = "pipeline_writer_commit_seconds";
@@ -54,7 +57,9 @@ pub fn histogram_buckets() -> Vec<HistogramBuckets> {
         ),
         HistogramBuckets::full(
             WRITER_BATCH_SIZE,
-            &[1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 5000.0],
+            &[
+                1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
+            ],
         ),
         HistogramBuckets::full(
             WRITER_COMMIT_SECONDS,
@@ -84,6 +89,11 @@ pub fn describe() {
         "Records published to the OBS stream by ingest"
     );
     metrics::describe_counter!(
+        RECORDS_RECEIVED_TOTAL,
+        Unit::Count,
+        "Records an OBS consumer took from its deliveries"
+    );
+    metrics::describe_counter!(
         RECORDS_DEAD_LETTERED_TOTAL,
         Unit::Count,
         "Records sent to the dead-letter stream"
@@ -96,7 +106,7 @@ pub fn describe() {
     metrics::describe_histogram!(
         WRITER_BATCH_SIZE,
         Unit::Count,
-        "Messages per committed writer batch"
+        "Records per committed writer batch"
     );
     metrics::describe_histogram!(
         WRITER_COMMIT_SECONDS,

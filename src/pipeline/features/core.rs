@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::membership::MembershipHandle;
 use super::series::{FeatureSeries, SeriesId, SeriesProgress, Vector, VectorStatus};
-use crate::bus::{headers, vectors, BusError, Checkpoints, Observation};
+use crate::bus::{decode_message, headers, vectors, BusError, Checkpoints, Observation};
 use crate::features::EngineError;
 use crate::pipeline::events;
 use crate::profile::Profile;
@@ -58,9 +58,6 @@ pub struct FeatureStatus {
     pub late_flares: u64,
 }
 
-/// Inputs held before the ones whose vectors are stored are acked (without stopping for the
-/// rest: see [`FeatureCore::release_stored`]).
-const SETTLE_EVERY: usize = 256;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// A delivery after a hole in the OBS sequence goes back for this long, until the missing
 /// one is redelivered (the consumer's ack_wait is 30 s; see [`FeatureCore::take`]).
@@ -107,8 +104,15 @@ pub struct FeatureCore {
     hole_since: Option<Instant>,
     saved: FeatureCheckpoint,
     saved_at: Instant,
+    /// Inputs held before the ones whose vectors are stored are acked (without stopping for
+    /// the rest: see [`FeatureCore::release_stored`]); half the source's in-flight bound, so
+    /// the source never runs out of permits first.
+    settle_every: usize,
     /// Vectors published by status, for reports.
     pub published: [u64; 2],
+    /// Vectors published and not yet added to the metric, by series (global, region) and
+    /// status (provisional, final).
+    uncounted: [[u64; 2]; 2],
     status: tokio::sync::watch::Sender<FeatureStatus>,
 }
 
@@ -141,9 +145,17 @@ impl FeatureCore {
             hole_since: None,
             saved,
             saved_at: Instant::now(),
+            settle_every: 128,
             published: [0, 0],
+            uncounted: [[0; 2]; 2],
             status: tokio::sync::watch::Sender::new(FeatureStatus::default()),
         }
+    }
+
+    /// Sizes the ack rhythm for a source that hands out at most `max_in_flight` deliveries.
+    pub fn with_max_in_flight(mut self, max_in_flight: usize) -> FeatureCore {
+        self.settle_every = (max_in_flight / 2).max(1);
+        self
     }
 
     /// Follows [`FeatureStatus`] (updated at every settle).
@@ -226,17 +238,27 @@ impl FeatureCore {
         self.publisher
             .publish(vectors::to_message(vector, self.profile))
             .await?;
-        let (status, index) = match vector.status {
-            VectorStatus::Provisional => ("provisional", 0),
-            VectorStatus::Final => ("final", 1),
+        let index = match vector.status {
+            VectorStatus::Provisional => 0,
+            VectorStatus::Final => 1,
         };
         self.published[index] += 1;
         let series = match vector.series {
-            SeriesId::Global => "global",
-            SeriesId::Region(_) => "region",
+            SeriesId::Global => 0,
+            SeriesId::Region(_) => 1,
         };
-        events::vectors_published(series, status, 1);
+        self.uncounted[series][index] += 1;
         Ok(())
+    }
+
+    /// Adds the vectors published since the last call to the metric (once per settle, not
+    /// once per vector: the counter lookup cost as much as a vector's headers).
+    fn count_published(&mut self) {
+        for (series, counts) in ["global", "region"].into_iter().zip(&mut self.uncounted) {
+            for (status, n) in ["provisional", "final"].into_iter().zip(counts.iter_mut()) {
+                events::vectors_published(series, status, std::mem::take(n));
+            }
+        }
     }
 
     fn keep_for_handover(&mut self, vector: Vector) {
@@ -323,20 +345,45 @@ impl FeatureCore {
             }
         }
         self.hole_since = None;
-        match Observation::decode(delivery.payload()) {
-            Ok(observation) => {
+        match decode_message(delivery.payload()) {
+            Ok(decoded) => {
+                let marks = decoded
+                    .records
+                    .iter()
+                    .filter(|o| matches!(o, Observation::Progress(_)))
+                    .count();
+                events::records_received(
+                    "features",
+                    decoded.records.len() - marks + decoded.rejected.len(),
+                );
+                for bad in decoded.rejected {
+                    // The writer dead-letters the same record under the same id (and retries
+                    // until it is there), so a failure here loses nothing.
+                    let reason = DeadLetterReason::new(bad.error.code(), bad.error.to_string());
+                    match delivery
+                        .dead_letter_record(bad.index, bad.raw, &reason)
+                        .await
+                    {
+                        Ok(()) => {
+                            events::record_dead_lettered("features", reason.code, &reason.detail)
+                        }
+                        Err(e) => tracing::debug!(error = %e, "dead-lettering a record failed"),
+                    }
+                }
                 let entered = delivery
                     .header(headers::ENTERED_AT)
                     .and_then(headers::seconds_since);
-                self.observe(&observation, delivery.stream_sequence(), entered)
-                    .await?;
+                for observation in &decoded.records {
+                    self.observe(observation, delivery.stream_sequence(), entered)
+                        .await?;
+                }
                 // Caught up (live cadence): settle now rather than after the linger, so the
                 // vectors are acked and the input released within a round trip.
                 let caught_up = delivery.pending() == Some(0) && !more_queued;
                 self.hold(delivery);
-                if caught_up || self.held.len() >= SETTLE_EVERY && self.checkpoint_due() {
+                if caught_up || self.held.len() >= self.settle_every && self.checkpoint_due() {
                     self.settle(false).await?;
-                } else if self.held.len() >= SETTLE_EVERY {
+                } else if self.held.len() >= self.settle_every {
                     self.release_stored().await?;
                 }
             }
@@ -412,6 +459,7 @@ impl FeatureCore {
             events::end_to_end("feature_acked", age + observed.elapsed().as_secs_f64());
         }
         self.ack_stored(self.publisher.published()).await;
+        self.count_published();
         let progress = self.series.progress();
         self.status.send_replace(FeatureStatus {
             progress,

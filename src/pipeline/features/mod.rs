@@ -106,7 +106,8 @@ impl FeaturesRole {
             membership,
             handover,
             saved,
-        );
+        )
+        .with_max_in_flight(f.max_in_flight);
         let rebuilt = match (saved.rebuild_from, saved.next_sequence) {
             (Some(from), Some(next)) if next > from => {
                 rebuild::rebuild(&runtime.topology.obs, from, next - 1, &mut core)
@@ -144,7 +145,7 @@ impl FeaturesRole {
             consumer,
             PullSourceConfig {
                 max_in_flight: f.max_in_flight,
-                batch: 256,
+                batch: f.max_in_flight.min(256),
                 ..Default::default()
             },
             metrics.clone(),

@@ -8,7 +8,7 @@ use async_nats::jetstream::stream::Stream;
 use futures_util::StreamExt;
 
 use super::core::{FeatureCore, FeatureError};
-use crate::bus::{BusError, BusErrorKind, Observation};
+use crate::bus::{decode_message, BusError, BusErrorKind};
 
 /// Re-reads OBS sequences `from..=to` into `core`. Returns how many observations were read.
 pub async fn rebuild(
@@ -43,9 +43,11 @@ pub async fn rebuild(
         if seq > to {
             break;
         }
-        if let Ok(observation) = Observation::decode(&message.payload) {
-            core.observe(&observation, Some(seq), None).await?;
-            read += 1;
+        if let Ok(decoded) = decode_message(&message.payload) {
+            for observation in &decoded.records {
+                core.observe(observation, Some(seq), None).await?;
+                read += 1;
+            }
         }
         if seq >= to {
             break;

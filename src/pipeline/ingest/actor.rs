@@ -23,6 +23,14 @@ impl Message for FinishInput {
     type Result = Result<IngestReport, IngestError>;
 }
 
+/// Save the checkpoint now if a payload changed it (a replay saves at most every 250 ms:
+/// the replayer asks for this when its input ends or stops).
+pub struct SaveCheckpoint;
+
+impl Message for SaveCheckpoint {
+    type Result = Result<IngestReport, IngestError>;
+}
+
 pub struct IngestActor {
     /// Taken out while a handler's future runs, put back when it ends. `AtomicResponse` keeps
     /// the next message waiting meanwhile, so a handler always finds it here.
@@ -100,6 +108,22 @@ impl Handler<Envelope<FinishInput>> for IngestActor {
         let (FinishInput, timer) = envelope.open();
         self.with_core(timer, |mut core| async move {
             let result = core.finish_input().await;
+            (core, result)
+        })
+    }
+}
+
+impl Handler<Envelope<SaveCheckpoint>> for IngestActor {
+    type Result = AtomicResponse<Self, Result<IngestReport, IngestError>>;
+
+    fn handle(
+        &mut self,
+        envelope: Envelope<SaveCheckpoint>,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        let (SaveCheckpoint, timer) = envelope.open();
+        self.with_core(timer, |mut core| async move {
+            let result = core.save_pending().await.map(|()| IngestReport::default());
             (core, result)
         })
     }

@@ -3,10 +3,14 @@
 //! for late corrections), run the flare detector on the primary X-ray feed, then, once the
 //! stream has acknowledged everything, save the checkpoint.
 
+use std::collections::BTreeMap;
+use std::time::Instant;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::publisher::ObservationPublisher;
+use crate::bus::codec::content_hash;
 use crate::bus::{BusError, Checkpoints, Observation, ProgressMark};
 use crate::detect::{StreamConfig, StreamDetector};
 use crate::domain::{FlareEvent, RegionObservation, XrayFeed, XrayObservation};
@@ -51,27 +55,49 @@ pub struct IngestReport {
     pub published: usize,
     /// At or before the checkpoint minus the overlap: already published earlier.
     pub skipped_old: usize,
+    /// Inside the overlap and unchanged since it was published: a re-send, not a correction.
+    pub skipped_unchanged: usize,
     pub dead_lettered: usize,
     pub flares_detected: usize,
 }
 
 impl IngestReport {
+    /// Records not published because an earlier payload did (old, or unchanged re-sends).
+    pub fn already_published(&self) -> usize {
+        self.skipped_old + self.skipped_unchanged
+    }
+
     pub fn add(&mut self, other: &IngestReport) {
         self.published += other.published;
         self.skipped_old += other.skipped_old;
+        self.skipped_unchanged += other.skipped_unchanged;
         self.dead_lettered += other.dead_lettered;
         self.flares_detected += other.flares_detected;
     }
 }
 
 /// What survives a restart: the newest record time published, the upstream's conditional-GET
-/// validators, and (primary X-ray feed) the detector.
+/// validators, the records published inside the overlap, and (primary X-ray feed) the
+/// detector.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SourceCheckpoint {
     pub last_time: Option<DateTime<Utc>>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub detector: Option<StreamDetector>,
+    /// Records published that are still inside the overlap: every poll re-reads them, and
+    /// only a changed one (a correction) is published again. Records travel in batches, so
+    /// the stream's per-message de-duplication cannot drop a re-sent record any more; and it
+    /// only remembered ids for its duplicate window, far shorter than DONKI's 7-day overlap.
+    #[serde(default)]
+    pub recent: BTreeMap<String, Published>,
+}
+
+/// A record published inside the overlap: its data time and the hash of its encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub time: DateTime<Utc>,
+    pub hash: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +126,15 @@ pub struct IngestCore {
     overlap: Duration,
     /// The last detector watermark published (to publish only advances).
     last_mark: Option<DateTime<Utc>>,
+    /// A payload changed the state since the last save.
+    unsaved: bool,
+    saved_at: Option<Instant>,
 }
+
+/// A replay's payloads come back to back: their checkpoint is saved at most this often (and
+/// by [`IngestCore::save_pending`] when the input pauses or ends). A poll's payload, minutes
+/// after the last, is always saved at once.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl IngestCore {
     /// Restores the checkpoint of `kind` (or starts fresh). The primary X-ray feed gets a
@@ -146,6 +180,8 @@ impl IngestCore {
             state,
             overlap,
             last_mark,
+            unsaved: false,
+            saved_at: None,
         })
     }
 
@@ -187,72 +223,106 @@ impl IngestCore {
             report.dead_lettered += 1;
         }
         let mut newest = self.state.last_time;
+        // Published by this payload; joins the checkpoint's `recent` once the stream acked it.
+        let mut sent = BTreeMap::new();
         match payload.records {
             Records::Xrays(observations) => {
                 for o in observations {
                     if o.feed != self.kind_feed() {
                         continue;
                     }
-                    let after_checkpoint = self.state.last_time.is_none_or(|last| o.time > last);
-                    if self.is_new(o.time) {
-                        self.publisher
-                            .publish(&Observation::Xray(o.clone()))
-                            .await?;
-                        report.published += 1;
-                    } else {
-                        report.skipped_old += 1;
-                    }
+                    let (time, flux_long) = (o.time, o.flux_long);
+                    let after_checkpoint = self.state.last_time.is_none_or(|last| time > last);
+                    self.offer(Observation::Xray(o), time, &mut sent, &mut report)
+                        .await?;
                     // The detector needs every sample once, in order: only the ones after the
                     // checkpoint (the overlap was fed last time).
                     if after_checkpoint {
                         if let Some(detector) = self.state.detector.as_mut() {
-                            for flare in detector.push(o.time, o.flux_long) {
-                                self.publisher.publish(&Observation::Flare(flare)).await?;
+                            for flare in detector.push(time, flux_long) {
+                                self.publisher.push(&Observation::Flare(flare)).await?;
                                 report.flares_detected += 1;
                             }
                         }
                     }
-                    newest = newest.max(Some(o.time));
+                    newest = newest.max(Some(time));
                 }
                 // The mark goes out only once every record before it is stored (retries
                 // included), so a consumer that sees it has seen them all, whatever order
                 // a retried publish landed in.
                 self.publisher.flush().await?;
+                // Not waited for: the next flush (or save) waits for it.
                 self.publish_detector_mark(false).await?;
             }
             Records::Regions(regions) => {
                 for r in regions {
-                    if self.is_new(r.timestamp) {
-                        newest = newest.max(Some(r.timestamp));
-                        self.publisher.publish(&Observation::Region(r)).await?;
-                        report.published += 1;
-                    } else {
-                        report.skipped_old += 1;
+                    let time = r.timestamp;
+                    if self
+                        .offer(Observation::Region(r), time, &mut sent, &mut report)
+                        .await?
+                    {
+                        newest = newest.max(Some(time));
                     }
                 }
             }
             Records::Donki(flares) => {
                 for f in flares {
-                    if self.is_new(f.start_time) {
-                        newest = newest.max(Some(f.start_time));
-                        self.publisher.publish(&Observation::Flare(f)).await?;
-                        report.published += 1;
-                    } else {
-                        report.skipped_old += 1;
+                    let time = f.start_time;
+                    if self
+                        .offer(Observation::Flare(f), time, &mut sent, &mut report)
+                        .await?
+                    {
+                        newest = newest.max(Some(time));
                     }
                 }
             }
         }
-        self.publisher.flush().await?;
+        if !matches!(self.kind, SourceKind::Xrays(_)) {
+            self.publisher.flush().await?;
+        }
         self.state.last_time = newest;
+        self.state.recent.extend(sent);
+        if let Some(floor) = self.floor() {
+            self.state.recent.retain(|_, p| p.time > floor);
+        }
         if let Some((etag, last_modified)) = payload.validators {
             self.state.etag = etag;
             self.state.last_modified = last_modified;
         }
-        self.save().await?;
+        self.unsaved = true;
+        if self.saved_at.is_none_or(|at| at.elapsed() >= SAVE_EVERY) {
+            self.save_pending().await?;
+        }
         events::records_ingested(self.kind.source(), report.published as u64);
         events::records_ingested("detected", report.flares_detected as u64);
         Ok(report)
+    }
+
+    /// Publishes `observation` (data time `time`) unless it is older than the overlap or an
+    /// unchanged re-send of a record published inside it. Returns whether it is inside the
+    /// overlap (new, corrected or re-sent), i.e. counts for the checkpoint.
+    async fn offer(
+        &mut self,
+        observation: Observation,
+        time: DateTime<Utc>,
+        sent: &mut BTreeMap<String, Published>,
+        report: &mut IngestReport,
+    ) -> Result<bool, IngestError> {
+        if !self.is_new(time) {
+            report.skipped_old += 1;
+            return Ok(false);
+        }
+        let key = observation.natural_key();
+        let record = observation.encode_record();
+        let hash = content_hash(&record);
+        if self.state.recent.get(&key).is_some_and(|p| p.hash == hash) {
+            report.skipped_unchanged += 1;
+            return Ok(true);
+        }
+        self.publisher.push_encoded(&observation, &record).await?;
+        sent.insert(key, Published { time, hash });
+        report.published += 1;
+        Ok(true)
     }
 
     /// The input ended (a finished replay): the detector decides what is still pending as if
@@ -263,7 +333,7 @@ impl IngestCore {
         let mut report = IngestReport::default();
         if let Some(detector) = self.state.detector.clone() {
             for flare in detector.flush() {
-                self.publisher.publish(&Observation::Flare(flare)).await?;
+                self.publisher.push(&Observation::Flare(flare)).await?;
                 report.flares_detected += 1;
             }
             self.publisher.flush().await?;
@@ -304,10 +374,18 @@ impl IngestCore {
         Ok(())
     }
 
-    async fn save(&self) -> Result<(), IngestError> {
+    /// Saves the checkpoint if a payload changed it since the last save, once the stream has
+    /// acknowledged everything published.
+    pub async fn save_pending(&mut self) -> Result<(), IngestError> {
+        if !self.unsaved {
+            return Ok(());
+        }
+        self.publisher.flush().await?;
         self.checkpoints
             .put(&self.checkpoint_key, &self.state)
             .await?;
+        self.unsaved = false;
+        self.saved_at = Some(Instant::now());
         Ok(())
     }
 }

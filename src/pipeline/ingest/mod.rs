@@ -102,7 +102,7 @@ impl IngestRole {
             let core = IngestCore::restore_at(
                 key,
                 kind,
-                ObservationPublisher::new(sink, kind.source()),
+                ObservationPublisher::new(sink, kind.source(), config.ingest.batch_limits()),
                 Checkpoints::new(runtime.topology.checkpoints.clone()),
                 overlap(config, kind),
                 detector,
@@ -119,8 +119,21 @@ impl IngestRole {
         Ok(IngestRole { router, threads })
     }
 
-    /// Stops the actors' threads (after the caller finished sending to them).
+    /// Saves every actor's checkpoint, then stops the actors' threads (after the caller
+    /// finished sending to them).
     pub async fn stop(self) {
+        for (kind, actor) in &self.router.actors {
+            match actor.send(actor::SaveCheckpoint).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(source = kind.source(), error = %e, "last checkpoint not saved; a restart re-publishes what came after the previous one")
+                }
+                Err(_) => tracing::warn!(
+                    source = kind.source(),
+                    "ingest actor gone before its last checkpoint"
+                ),
+            }
+        }
         for thread in self.threads {
             thread.stop().await;
         }

@@ -284,7 +284,7 @@ async fn poll_once(
             tracing::debug!(
                 source,
                 published = report.published,
-                skipped = report.skipped_old,
+                skipped = report.already_published(),
                 dead_lettered = report.dead_lettered,
                 "poll ingested"
             );

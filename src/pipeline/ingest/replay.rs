@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::actor::{FinishInput, Ingest, IngestActor};
+use super::actor::{FinishInput, Ingest, IngestActor, SaveCheckpoint};
 use super::core::{IngestError, IngestPayload, IngestReport, Records};
 use actors::{Mailbox, Shutdown};
 
@@ -311,8 +311,22 @@ impl<'a> Replayer<'a> {
             done += n;
             on_progress(done, total, &summary.ingest);
         }
+        self.save_checkpoints().await?;
         summary.elapsed = started.elapsed();
         Ok(summary)
+    }
+
+    /// Has every ingest actor save what its payloads changed (they save at most every
+    /// 250 ms while payloads come back to back). Afterwards the checkpoints cover everything
+    /// sent so far, so a later run continues exactly here.
+    pub async fn save_checkpoints(&self) -> Result<(), ReplayError> {
+        for (kind, actor) in &self.router.actors {
+            actor
+                .send(SaveCheckpoint)
+                .await
+                .map_err(|_| ReplayError::ActorGone(kind.source()))??;
+        }
+        Ok(())
     }
 
     /// The input ended: the primary X-ray actor's detector settles what it still holds and

@@ -1,9 +1,10 @@
-//! The storage writer: gathers deliveries from OBS into batches bounded by count, bytes and
-//! time, writes each batch as one transaction, and acks every message of the batch only after
-//! the commit. Undecodable or refused records are dead-lettered with their reason; the rest of
-//! their batch is still written. While the database is down, the batch is retried with backoff,
-//! its messages are kept alive with in-progress acks, and the mailbox waits (the source holds
-//! no free permit, so consumption pauses): memory stays bounded, nothing is lost.
+//! The storage writer: gathers deliveries from OBS (batch messages of many records, or single
+//! records) into write batches bounded by records, bytes, messages and time, writes each as
+//! one transaction, and acks every message of it only after the commit. Undecodable or
+//! refused records are dead-lettered with their reason; the rest of their batch is still
+//! written. While the database is down, the batch is retried with backoff, its messages are
+//! kept alive with in-progress acks, and the mailbox waits (the source holds no free permit,
+//! so consumption pauses): memory stays bounded, nothing is lost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle, 
 use actors::nats::{DeadLetterReason, Delivery};
 use actors::{ActorMetrics, Envelope, Shutdown};
 
-use crate::bus::{headers, Observation};
+use crate::bus::{decode_message, headers, Observation, RejectedRecord};
 use crate::pipeline::events;
 use crate::profile::Profile;
 use crate::store::{RecordKind, Store, WriteBatch, WriteStats};
@@ -20,8 +21,11 @@ use crate::store::{RecordKind, Store, WriteBatch, WriteStats};
 /// Batch bounds and retry pacing (from `[writer]`).
 #[derive(Debug, Clone)]
 pub struct WriterSettings {
-    pub batch_max_messages: usize,
+    pub batch_max_records: usize,
     pub batch_max_bytes: usize,
+    /// Messages the source may hand out (`writer.max_in_flight`): a batch holding them all is
+    /// written at once, as no more can come before it is acked.
+    pub max_messages: usize,
     pub batch_max_wait: Duration,
     pub retry_base: Duration,
     pub retry_max: Duration,
@@ -33,8 +37,17 @@ pub struct WriterSettings {
 /// A message waiting for the batch commit.
 struct Held {
     delivery: Delivery,
-    /// None for marks that need no storage (acked with the batch).
-    observation: Option<Observation>,
+    /// Its records to store (none for marks); moved into the write batch at the flush.
+    records: Vec<Observation>,
+    /// How many records it holds.
+    count: usize,
+    /// Each record's position in the message (for a dead letter's record index).
+    positions: Vec<usize>,
+    /// Records of a batch message that could not be decoded: dead-lettered at the commit.
+    undecodable: Vec<RejectedRecord>,
+    /// A batch message (records are dead-lettered one by one), or a single record (the
+    /// message itself is).
+    is_batch: bool,
 }
 
 pub struct WriterActor {
@@ -43,6 +56,7 @@ pub struct WriterActor {
     metrics: Arc<ActorMetrics>,
     shutdown: Shutdown,
     held: Vec<Held>,
+    held_records: usize,
     held_bytes: usize,
     /// Undecodable deliveries, dead-lettered with the next flush.
     poison: Vec<(Delivery, DeadLetterReason)>,
@@ -62,6 +76,7 @@ impl WriterActor {
             metrics,
             shutdown,
             held: Vec::new(),
+            held_records: 0,
             held_bytes: 0,
             poison: Vec::new(),
             linger: None,
@@ -70,6 +85,7 @@ impl WriterActor {
 
     fn report_memory(&self) {
         let bytes = self.held.capacity() * std::mem::size_of::<Held>()
+            + self.held_records * std::mem::size_of::<Observation>()
             + self.held_bytes
             + self.poison.capacity() * std::mem::size_of::<(Delivery, DeadLetterReason)>();
         self.metrics.set_memory_bytes(bytes);
@@ -85,6 +101,7 @@ impl WriterActor {
         }
         let held = std::mem::take(&mut self.held);
         let poison = std::mem::take(&mut self.poison);
+        self.held_records = 0;
         self.held_bytes = 0;
         let job = FlushJob {
             store: self.store.clone(),
@@ -112,16 +129,25 @@ impl Handler<Envelope<Delivery>> for WriterActor {
         // Nothing more on the consumer and nothing queued here (live cadence): write now
         // instead of lingering; under load batches still fill while a write is in progress.
         let caught_up = delivery.pending() == Some(0) && self.metrics.depth() <= 0;
-        match Observation::decode(delivery.payload()) {
-            Ok(observation) => {
+        match decode_message(delivery.payload()) {
+            Ok(decoded) => {
                 self.held_bytes += delivery.size();
-                let observation = match observation {
-                    Observation::Progress(_) => None,
-                    other => Some(other),
-                };
+                let (records, positions): (Vec<Observation>, Vec<usize>) = decoded
+                    .positions()
+                    .into_iter()
+                    .zip(decoded.records)
+                    .filter(|(_, o)| !matches!(o, Observation::Progress(_)))
+                    .map(|(position, o)| (o, position))
+                    .unzip();
+                events::records_received("writer", records.len() + decoded.rejected.len());
+                self.held_records += records.len();
                 self.held.push(Held {
                     delivery,
-                    observation,
+                    count: records.len(),
+                    positions,
+                    records,
+                    undecodable: decoded.rejected,
+                    is_batch: decoded.is_batch,
                 });
             }
             Err(e) => self
@@ -129,8 +155,9 @@ impl Handler<Envelope<Delivery>> for WriterActor {
                 .push((delivery, DeadLetterReason::new(e.code(), e.to_string()))),
         }
         if caught_up
-            || self.held.len() >= self.settings.batch_max_messages
+            || self.held_records >= self.settings.batch_max_records
             || self.held_bytes >= self.settings.batch_max_bytes
+            || self.held.len() + self.poison.len() >= self.settings.max_messages
         {
             self.flush(ctx);
         } else if first {
@@ -151,7 +178,7 @@ struct FlushJob {
 }
 
 impl FlushJob {
-    async fn run(self, held: Vec<Held>, poison: Vec<(Delivery, DeadLetterReason)>) {
+    async fn run(self, mut held: Vec<Held>, poison: Vec<(Delivery, DeadLetterReason)>) {
         for (delivery, reason) in poison {
             let subject = delivery.subject().to_string();
             if let Err(e) = delivery.dead_letter(&reason).await {
@@ -163,24 +190,27 @@ impl FlushJob {
         if held.is_empty() {
             return;
         }
-        // The batch, plus where each record came from (to find the delivery of a refused one).
+        // The batch (records moved out of their messages), plus where each record came from
+        // (message, position in it), to find a refused one.
         let mut batch = WriteBatch::default();
-        let mut origin: Vec<(RecordKind, usize)> = Vec::with_capacity(held.len());
-        for (i, h) in held.iter().enumerate() {
-            match &h.observation {
-                Some(Observation::Xray(x)) => {
-                    origin.push((RecordKind::Xray, i));
-                    batch.xrays.push(x.clone());
+        let mut origin: Vec<(RecordKind, usize, usize)> = Vec::new();
+        for (i, h) in held.iter_mut().enumerate() {
+            for (j, record) in std::mem::take(&mut h.records).into_iter().enumerate() {
+                match record {
+                    Observation::Xray(x) => {
+                        origin.push((RecordKind::Xray, i, j));
+                        batch.xrays.push(x);
+                    }
+                    Observation::Region(r) => {
+                        origin.push((RecordKind::Region, i, j));
+                        batch.regions.push(r);
+                    }
+                    Observation::Flare(f) => {
+                        origin.push((RecordKind::Flare, i, j));
+                        batch.flares.push(f);
+                    }
+                    Observation::Progress(_) => {}
                 }
-                Some(Observation::Region(r)) => {
-                    origin.push((RecordKind::Region, i));
-                    batch.regions.push(r.clone());
-                }
-                Some(Observation::Flare(f)) => {
-                    origin.push((RecordKind::Flare, i));
-                    batch.flares.push(f.clone());
-                }
-                Some(Observation::Progress(_)) | None => {}
             }
         }
         let Some(stats) = self.write_until_committed(&batch, &held).await else {
@@ -190,46 +220,30 @@ impl FlushJob {
             }
             return;
         };
-        // Map each refused record back to its delivery.
-        let nth = |kind: RecordKind, index: usize| {
-            origin
-                .iter()
-                .filter(|(k, _)| *k == kind)
-                .nth(index)
-                .map(|(_, i)| *i)
-        };
-        let mut refused: Vec<Option<DeadLetterReason>> = (0..held.len()).map(|_| None).collect();
+        // Each refused record, by message: its position there, its JSON, the reason.
+        let mut refused: Vec<Vec<Refused>> = held.iter().map(|_| Vec::new()).collect();
         for r in &stats.rejected {
-            if let Some(i) = nth(r.kind, r.index) {
-                refused[i] = Some(DeadLetterReason::new(r.code, r.reason.clone()));
+            let found = origin
+                .iter()
+                .filter(|(k, _, _)| *k == r.kind)
+                .nth(r.index)
+                .copied();
+            let record = match r.kind {
+                RecordKind::Xray => batch.xrays.get(r.index).cloned().map(Observation::Xray),
+                RecordKind::Region => batch.regions.get(r.index).cloned().map(Observation::Region),
+                RecordKind::Flare => batch.flares.get(r.index).cloned().map(Observation::Flare),
+            };
+            if let (Some((_, i, j)), Some(record)) = (found, record) {
+                refused[i].push(Refused {
+                    index: held[i].positions.get(j).copied().unwrap_or(j),
+                    record: record.encode_record().into(),
+                    reason: DeadLetterReason::new(r.code, r.reason.clone()),
+                });
             }
         }
         let mut stored = 0u64;
-        for (h, reason) in held.into_iter().zip(refused) {
-            let entered = h
-                .delivery
-                .header(headers::ENTERED_AT)
-                .and_then(headers::seconds_since);
-            match reason {
-                Some(reason) => {
-                    let code = reason.code;
-                    let detail = reason.detail.clone();
-                    if h.delivery.dead_letter(&reason).await.is_ok() {
-                        events::record_dead_lettered("writer", code, &detail);
-                    }
-                }
-                None => {
-                    if h.observation.is_some() {
-                        stored += 1;
-                        if let Some(seconds) = entered {
-                            events::end_to_end("stored", seconds);
-                        }
-                    }
-                    if let Err(e) = h.delivery.ack().await {
-                        tracing::warn!(error = %e, "ack after commit failed; the record will be redelivered and rewritten idempotently");
-                    }
-                }
-            }
+        for (h, refused) in held.into_iter().zip(refused) {
+            stored += finish(h, refused).await;
         }
         events::records_stored(stored);
         emit_rows(&stats);
@@ -255,10 +269,27 @@ impl FlushJob {
         let mut last_progress = Instant::now();
         loop {
             let started = Instant::now();
-            match self.store.write(batch, self.settings.profile).await {
+            // A slow database may take longer than the consumer's ack wait for one batch:
+            // keep the held messages alive meanwhile, or the server redelivers them.
+            let write = self.store.write(batch, self.settings.profile);
+            tokio::pin!(write);
+            let result = loop {
+                let next =
+                    tokio::time::Instant::from_std(last_progress + self.settings.progress_every);
+                tokio::select! {
+                    result = &mut write => break result,
+                    _ = tokio::time::sleep_until(next) => {
+                        for h in held {
+                            let _ = h.delivery.in_progress().await;
+                        }
+                        last_progress = Instant::now();
+                    }
+                }
+            };
+            match result {
                 Ok(stats) => {
                     tracing::Span::current().record("attempts", attempt + 1);
-                    events::batch_committed(held.len(), started.elapsed().as_secs_f64());
+                    events::batch_committed(batch.len(), started.elapsed().as_secs_f64());
                     if attempt > 0 {
                         tracing::info!(attempts = attempt + 1, "batch committed after retries");
                     }
@@ -286,6 +317,67 @@ impl FlushJob {
             }
         }
     }
+}
+
+/// A record the store refused, from one message.
+struct Refused {
+    index: usize,
+    record: bytes::Bytes,
+    reason: DeadLetterReason,
+}
+
+/// After the commit: dead-letters what `h` could not store and acks it. Returns how many of
+/// its records were stored. A single-record message whose record was refused is itself
+/// dead-lettered (and terminated); a batch message is acked once its bad records are on the
+/// dead-letter stream, or nak'ed for redelivery if they could not be put there (the rest
+/// is rewritten idempotently).
+async fn finish(h: Held, refused: Vec<Refused>) -> u64 {
+    let entered = h
+        .delivery
+        .header(headers::ENTERED_AT)
+        .and_then(headers::seconds_since);
+    if !h.is_batch {
+        if let Some(r) = refused.first() {
+            if h.delivery.dead_letter(&r.reason).await.is_ok() {
+                events::record_dead_lettered("writer", r.reason.code, &r.reason.detail);
+            }
+            return 0;
+        }
+    } else {
+        let undecodable = h.undecodable.into_iter().map(|r| Refused {
+            index: r.index,
+            record: r.raw,
+            reason: DeadLetterReason::new(r.error.code(), r.error.to_string()),
+        });
+        let refused_count = refused.len();
+        for bad in undecodable.chain(refused) {
+            if let Err(e) = h
+                .delivery
+                .dead_letter_record(bad.index, bad.record, &bad.reason)
+                .await
+            {
+                tracing::warn!(error = %e, "dead-lettering a record failed; the batch will be redelivered");
+                let _ = h.delivery.nak(Duration::from_secs(5)).await;
+                return 0;
+            }
+            events::record_dead_lettered("writer", bad.reason.code, &bad.reason.detail);
+        }
+        return ack_stored(h.delivery, h.count - refused_count, entered).await;
+    }
+    ack_stored(h.delivery, h.count, entered).await
+}
+
+/// Acks a message whose `stored` records are committed, and records their latency.
+async fn ack_stored(delivery: Delivery, stored: usize, entered: Option<f64>) -> u64 {
+    if let Some(seconds) = entered {
+        for _ in 0..stored {
+            events::end_to_end("stored", seconds);
+        }
+    }
+    if let Err(e) = delivery.ack().await {
+        tracing::warn!(error = %e, "ack after commit failed; the records will be redelivered and rewritten idempotently");
+    }
+    stored as u64
 }
 
 fn emit_rows(stats: &WriteStats) {

@@ -63,7 +63,8 @@ impl WriterRole {
             async move { stop.cancelled().await },
         ));
         let settings = WriterSettings {
-            batch_max_messages: w.batch_max_messages,
+            batch_max_records: w.batch_max_records,
+            max_messages: w.max_in_flight,
             batch_max_bytes: w.batch_max_bytes,
             batch_max_wait: Duration::from_millis(w.batch_max_wait_ms),
             retry_base: Duration::from_millis(w.retry_base_ms),
@@ -82,7 +83,7 @@ impl WriterRole {
             consumer,
             PullSourceConfig {
                 max_in_flight: w.max_in_flight,
-                batch: w.batch_max_messages.min(512),
+                batch: w.max_in_flight.min(512),
                 ..Default::default()
             },
             metrics.clone(),

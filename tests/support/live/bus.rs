@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer};
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use flare_plus::bus::Observation;
+use flare_plus::bus::{decode_message, Observation};
 use futures_util::{StreamExt, TryStreamExt};
 
 /// A NATS client with its own runtime, for blocking tests.
@@ -119,12 +119,30 @@ impl Bus {
         })
     }
 
+    /// Every observation on OBS subjects matching `filter`, decoded, in stream order (a
+    /// batch message gives its records in order; each must decode).
+    pub fn records(&self, filter: &str) -> Vec<Observation> {
+        self.messages("OBS", filter)
+            .iter()
+            .flat_map(|m| {
+                let decoded = decode_message(&m.payload).expect("an OBS message");
+                assert!(decoded.rejected.is_empty(), "undecodable records on OBS");
+                decoded.records
+            })
+            .collect()
+    }
+
     /// Every observation on OBS, decoded, in stream order.
     pub fn observations(&self) -> Vec<Observation> {
-        self.messages("OBS", "flare.obs.>")
-            .iter()
-            .map(|m| Observation::decode(&m.payload).expect("an observation"))
-            .collect()
+        self.records("flare.obs.>")
+    }
+
+    /// Observations stored on exactly `subject` (records, not messages: a batch holds many).
+    pub fn record_count(&self, subject: &str) -> u64 {
+        if self.count("OBS", subject) == 0 {
+            return 0;
+        }
+        self.records(subject).len() as u64
     }
 
     /// A value of the checkpoint bucket, as text.
