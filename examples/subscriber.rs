@@ -70,7 +70,8 @@ fn short(value: &serde_json::Value) -> String {
 
 /// The line printed for one vector.
 fn line(v: &VectorMessage) -> String {
-    // A few key columns (all 83 are in `v.features`, in flare-plus's order).
+    // A few key columns by name (all 83 are in `v.features`, in flare-plus's order:
+    // docs/VECTORS.md).
     let columns: &[&str] = if v.series == "global" {
         &[
             "flux_long_max",
@@ -91,7 +92,7 @@ fn line(v: &VectorMessage) -> String {
         v.status.as_str()
     );
     for column in columns {
-        let value = v.features.get(*column).unwrap_or(&serde_json::Value::Null);
+        let value = v.feature(column).unwrap_or(&serde_json::Value::Null);
         out.push_str(&format!(" {column}={}", short(value)));
     }
     out

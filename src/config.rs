@@ -360,6 +360,8 @@ pub struct FeaturesConfig {
     pub max_in_flight: usize,
     /// Per-region vectors (final only) every this many seconds of data time; 0 = none.
     pub region_vector_every_secs: u64,
+    /// `columns` (values in column order) or `named` (objects keyed by column name).
+    pub vector_format: crate::bus::vectors::VectorFormat,
     /// This worker's name among feature workers (its consumer and checkpoint); empty = the
     /// host name. Must differ between workers running at the same time.
     pub worker_id: String,

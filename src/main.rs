@@ -164,6 +164,9 @@ enum FeaturesCommand {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Print, as JSON, the column names of the `features` and `covariates` arrays of the
+    /// vectors on `flare.features.>` (their `columns` layout; docs/VECTORS.md).
+    Columns,
 }
 
 fn main() -> ExitCode {
@@ -225,6 +228,10 @@ fn main() -> ExitCode {
             );
             Ok(())
         }),
+        Command::Features(FeaturesCommand::Columns) => {
+            println!("{}", flare_plus::bus::vectors::columns_json());
+            ExitCode::SUCCESS
+        }
         Command::Features(FeaturesCommand::Backfill {
             from,
             to,

@@ -117,3 +117,36 @@ fn a_process_still_connecting_to_nats_is_not_ready() {
     assert!(body.contains("roles started"), "body: {body}");
     assert!(writer.child.is_running());
 }
+
+/// `flare-plus features columns` prints the names a subscriber zips the vector arrays with,
+/// and docs/VECTORS.md lists the same ones, in order.
+#[test]
+fn the_vector_columns_are_printed_and_documented_as_the_code_has_them() {
+    use flare_plus::features::{covariate_columns, feature_columns};
+    let out = flare_plus()
+        .args(["features", "columns"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(printed["features"], serde_json::json!(feature_columns()));
+    assert_eq!(
+        printed["covariates"],
+        serde_json::json!(covariate_columns())
+    );
+
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/VECTORS.md"))
+        .expect("docs/VECTORS.md");
+    let listed = |heading: &str| -> Vec<String> {
+        doc.split(heading)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {heading:?} section"))
+            .lines()
+            .skip_while(|l| !l.starts_with("| 0 |"))
+            .take_while(|l| l.starts_with("| "))
+            .map(|l| l.split('`').nth(1).expect("a `name` cell").to_string())
+            .collect()
+    };
+    assert_eq!(listed("### features"), feature_columns().to_vec());
+    assert_eq!(listed("### covariates"), covariate_columns().to_vec());
+}

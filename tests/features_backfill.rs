@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer;
 use chrono::{DateTime, Utc};
-use flare_plus::bus::vectors::{cells, VectorMessage};
-use flare_plus::features::{compute_features_batch, feature_columns, Cell};
+use flare_plus::bus::vectors::{Values, VectorMessage};
+use flare_plus::features::{compute_features_batch, Cell};
 use flare_plus::pipeline::features::series::VectorStatus;
 use flare_plus::profile::Profile;
 use flare_plus::store::{Store, StoreOptions, WriteBatch};
@@ -58,7 +58,8 @@ fn two_workers_split_the_jobs_and_publish_what_the_batch_computes() {
         nats_url: nats.url(),
         database_url: db_url,
         dir: dir.path().to_path_buf(),
-        extra: vec![],
+        // The named layout here (the other vector tests read the default, columns).
+        extra: vec![("FLARE__FEATURES__VECTOR_FORMAT".into(), "named".into())],
     };
     let worker = |id: &str| {
         let mut e = env.clone();
@@ -134,14 +135,16 @@ fn two_workers_split_the_jobs_and_publish_what_the_batch_computes() {
             let m = messages.next().await.unwrap().unwrap();
             let v = VectorMessage::decode(&m.payload).unwrap();
             assert_eq!(v.status, VectorStatus::Final);
+            assert!(
+                v.v == 1 && matches!(v.features, Values::Named(_)),
+                "the named layout"
+            );
             if v.region.is_some() {
                 regions += 1;
                 continue;
             }
             assert!(
-                global
-                    .insert(v.tick, cells(&v.features, feature_columns()))
-                    .is_none(),
+                global.insert(v.tick, v.feature_cells()).is_none(),
                 "tick {} twice",
                 v.tick
             );

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use flare_plus::bus::vectors::{cells, VectorMessage};
-use flare_plus::features::{feature_columns, Cell};
+use flare_plus::bus::vectors::VectorMessage;
+use flare_plus::features::Cell;
 use flare_plus::pipeline::features::series::{
     FeatureSeries, SeriesId, SeriesProgress, SeriesSettings, VectorStatus,
 };
@@ -123,7 +123,7 @@ impl Cluster {
                     Some(n) => SeriesId::Region(n),
                     None => SeriesId::Global,
                 };
-                let c = cells(&v.features, feature_columns());
+                let c = v.feature_cells();
                 if let Some(previous) = out.insert((series, v.tick), c.clone()) {
                     assert_eq!(
                         previous, c,

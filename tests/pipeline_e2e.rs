@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{self, DeliverPolicy};
 use chrono::{DateTime, Utc};
-use flare_plus::bus::vectors::VectorMessage;
+use flare_plus::bus::vectors::{Values, VectorMessage};
 use flare_plus::domain::XrayFeed;
 use flare_plus::pipeline::features::series::VectorStatus;
 use flare_plus::store::{Store, StoreOptions};
@@ -39,6 +39,10 @@ async fn read_vectors(
     for _ in 0..total {
         let m = messages.next().await.expect("message").expect("ok");
         let v = VectorMessage::decode(&m.payload).expect("a vector");
+        assert!(
+            v.v == 2 && matches!(v.features, Values::Columns(_)),
+            "the default layout: columns"
+        );
         match (v.series.as_str(), v.status) {
             ("global", VectorStatus::Final) => {
                 assert!(

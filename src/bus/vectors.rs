@@ -2,6 +2,18 @@
 //! columns in flare-plus's order, numbers as the shortest text that round-trips (so a reader
 //! gets the exact f64), absent values (flare-plus left the column out, or NaN) as `null`.
 //!
+//! Two layouts (`features.vector_format`). `columns` (the default, version 2) carries the
+//! values as arrays in the order of [`feature_columns`] and [`covariate_columns`] (listed in
+//! docs/VECTORS.md, printed by `flare-plus columns`): half the bytes of `named`, and the
+//! order a model's input takes anyway.
+//!
+//! ```json
+//! {"v":2,"series":"global","tick":"2024-05-21T00:00:00Z","status":"final","profile":"flare-plus",
+//!  "features":["B",...,5.480319993055555e-9,...],"covariates":[1.8993227868852456e-7,...]}
+//! ```
+//!
+//! `named` (version 1) repeats every column name in every vector:
+//!
 //! ```json
 //! {"v":1,"series":"global","tick":"2024-05-21T00:00:00Z","status":"final","profile":"flare-plus",
 //!  "features":{"mcintosh_size":"B",...,"flux_short_mean":5.480319993055555e-9,...},
@@ -20,6 +32,27 @@ use crate::domain::SCHEMA_VERSION;
 use crate::features::{covariate_columns, feature_columns, Cell};
 use crate::pipeline::features::series::{SeriesId, Vector, VectorStatus};
 use crate::profile::Profile;
+
+/// How vectors are laid out on the wire (`features.vector_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorFormat {
+    /// Values as arrays in column order (version 2).
+    #[default]
+    Columns,
+    /// Values as objects keyed by column name (version 1).
+    Named,
+}
+
+impl VectorFormat {
+    /// The `v` field (and the schema header's version) of this layout.
+    pub fn version(self) -> u32 {
+        match self {
+            VectorFormat::Named => SCHEMA_VERSION,
+            VectorFormat::Columns => 2,
+        }
+    }
+}
 
 /// `"name":` of every column, JSON-escaped once: a vector's keys are the same 148 names every
 /// time, and escaping them per message was a tenth of the feature worker's CPU.
@@ -54,24 +87,38 @@ impl Keys {
 /// Writes `{"name":value,...}` in column order, as serde_json writes a map of the same
 /// entries: numbers through its formatter (shortest round-trip text), non-finite as `null`.
 fn write_named(out: &mut Vec<u8>, keys: &Keys, cells: &[Cell]) {
-    let mut numbers = CompactFormatter;
     out.push(b'{');
     for (i, (key, cell)) in keys.0.iter().zip(cells).enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(key);
-        // Writing into a Vec cannot fail.
-        let _ = match cell {
-            Cell::Int(v) => numbers.write_i64(out, *v),
-            Cell::Num(x) if x.is_finite() => numbers.write_f64(out, *x),
-            Cell::Missing | Cell::Num(_) => numbers.write_null(out),
-            Cell::Str(text) => {
-                serde_json::to_writer(&mut *out, text).map_err(std::io::Error::other)
-            }
-        };
+        write_cell(out, cell);
     }
     out.push(b'}');
+}
+
+/// Writes `[value,...]`: the cells as serde_json writes a sequence of them.
+fn write_columns(out: &mut Vec<u8>, cells: &[Cell]) {
+    out.push(b'[');
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_cell(out, cell);
+    }
+    out.push(b']');
+}
+
+fn write_cell(out: &mut Vec<u8>, cell: &Cell) {
+    let mut numbers = CompactFormatter;
+    // Writing into a Vec cannot fail.
+    let _ = match cell {
+        Cell::Int(v) => numbers.write_i64(out, *v),
+        Cell::Num(x) if x.is_finite() => numbers.write_f64(out, *x),
+        Cell::Missing | Cell::Num(_) => numbers.write_null(out),
+        Cell::Str(text) => serde_json::to_writer(&mut *out, text).map_err(std::io::Error::other),
+    };
 }
 
 /// Writes `,"name":` then `value` as JSON.
@@ -82,14 +129,18 @@ fn write_field<T: Serialize + ?Sized>(out: &mut Vec<u8>, name: &str, value: &T) 
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
-/// The JSON of one vector (the layout in the module docs). Equal byte for byte to serde_json
-/// serialising the fields in this order (a test keeps that oracle).
-fn encode(vector: &Vector, profile: Profile) -> Vec<u8> {
+/// The JSON of one vector (the layouts in the module docs). Equal byte for byte to
+/// serde_json serialising the fields in this order (a test keeps that oracle).
+fn encode(vector: &Vector, profile: Profile, format: VectorFormat) -> Vec<u8> {
     let cells =
         vector.features.cells.len() + vector.covariates.as_ref().map_or(0, |c| c.cells.len());
-    let mut out = Vec::with_capacity(256 + 40 * cells);
+    let per_cell = match format {
+        VectorFormat::Named => 40,
+        VectorFormat::Columns => 20,
+    };
+    let mut out = Vec::with_capacity(256 + per_cell * cells);
     out.extend_from_slice(b"{\"v\":");
-    let _ = serde_json::to_writer(&mut out, &SCHEMA_VERSION);
+    let _ = serde_json::to_writer(&mut out, &format.version());
     match vector.series {
         SeriesId::Global => write_field(&mut out, "series", "global"),
         SeriesId::Region(n) => {
@@ -101,16 +152,22 @@ fn encode(vector: &Vector, profile: Profile) -> Vec<u8> {
     write_field(&mut out, "status", &vector.status);
     write_field(&mut out, "profile", profile.as_str());
     out.extend_from_slice(b",\"features\":");
-    write_named(&mut out, Keys::features(), &vector.features.cells);
+    match format {
+        VectorFormat::Named => write_named(&mut out, Keys::features(), &vector.features.cells),
+        VectorFormat::Columns => write_columns(&mut out, &vector.features.cells),
+    }
     if let Some(covariates) = &vector.covariates {
         out.extend_from_slice(b",\"covariates\":");
-        write_named(&mut out, Keys::covariates(), &covariates.cells);
+        match format {
+            VectorFormat::Named => write_named(&mut out, Keys::covariates(), &covariates.cells),
+            VectorFormat::Columns => write_columns(&mut out, &covariates.cells),
+        }
     }
     out.push(b'}');
     out
 }
 
-/// A feature vector as a subscriber reads it back.
+/// A feature vector as a subscriber reads it back (either layout).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct VectorMessage {
     pub v: u32,
@@ -120,17 +177,69 @@ pub struct VectorMessage {
     pub tick: DateTime<Utc>,
     pub status: VectorStatus,
     pub profile: String,
-    /// Column -> value (number, string or null). Use [`cells`] with the column list for
-    /// flare-plus's order.
-    pub features: serde_json::Map<String, serde_json::Value>,
+    /// The 83 features: see [`VectorMessage::feature_cells`] and [`VectorMessage::feature`].
+    pub features: Values,
     #[serde(default)]
-    pub covariates: Option<serde_json::Map<String, serde_json::Value>>,
+    pub covariates: Option<Values>,
+}
+
+/// A vector's values: in column order (`columns`) or by column name (`named`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Values {
+    Columns(Vec<serde_json::Value>),
+    Named(serde_json::Map<String, serde_json::Value>),
+}
+
+impl Values {
+    /// The value of column `name` of `columns`, if present.
+    pub fn get<'a>(&'a self, name: &str, columns: &[String]) -> Option<&'a serde_json::Value> {
+        match self {
+            Values::Named(map) => map.get(name),
+            Values::Columns(values) => values.get(columns.iter().position(|c| c == name)?),
+        }
+    }
+
+    /// The cells in the order of `columns`, back in engine form.
+    pub fn cells(&self, columns: &[String]) -> Vec<Cell> {
+        match self {
+            Values::Named(map) => cells(map, columns),
+            Values::Columns(values) => (0..columns.len())
+                .map(|i| values.get(i).map_or(Cell::Missing, cell))
+                .collect(),
+        }
+    }
 }
 
 impl VectorMessage {
     pub fn decode(payload: &[u8]) -> Result<VectorMessage, serde_json::Error> {
         serde_json::from_slice(payload)
     }
+
+    /// The features in flare-plus's order ([`feature_columns`]).
+    pub fn feature_cells(&self) -> Vec<Cell> {
+        self.features.cells(feature_columns())
+    }
+
+    /// The covariates in order ([`covariate_columns`]); global vectors only.
+    pub fn covariate_cells(&self) -> Option<Vec<Cell>> {
+        Some(self.covariates.as_ref()?.cells(covariate_columns()))
+    }
+
+    /// One feature by name.
+    pub fn feature(&self, name: &str) -> Option<&serde_json::Value> {
+        self.features.get(name, feature_columns())
+    }
+}
+
+/// The column names of both arrays, as JSON: what a subscriber zips a vector's values with.
+/// Region vectors carry `features` only.
+pub fn columns_json() -> String {
+    serde_json::json!({
+        "features": feature_columns(),
+        "covariates": covariate_columns(),
+    })
+    .to_string()
 }
 
 /// The subject of a series.
@@ -156,17 +265,16 @@ pub fn msg_id(series: SeriesId, tick: DateTime<Utc>, status: VectorStatus) -> St
 }
 
 /// The message for one vector.
-pub fn to_message(vector: &Vector, profile: Profile) -> OutboundMessage {
-    let series = match vector.series {
-        SeriesId::Global => "global",
-        SeriesId::Region(_) => "region",
+pub fn to_message(vector: &Vector, profile: Profile, format: VectorFormat) -> OutboundMessage {
+    let schema = match (vector.series, format) {
+        (SeriesId::Global, VectorFormat::Columns) => "features.global/2",
+        (SeriesId::Region(_), VectorFormat::Columns) => "features.region/2",
+        (SeriesId::Global, VectorFormat::Named) => "features.global/1",
+        (SeriesId::Region(_), VectorFormat::Named) => "features.region/1",
     };
-    let payload = encode(vector, profile);
+    let payload = encode(vector, profile, format);
     let mut h = HeaderMap::new();
-    h.insert(
-        headers::SCHEMA,
-        format!("features.{series}/{SCHEMA_VERSION}").as_str(),
-    );
+    h.insert(headers::SCHEMA, schema);
     h.insert(headers::VECTOR_STATUS, vector.status.as_str());
     OutboundMessage {
         subject: subject(vector.series),
@@ -186,18 +294,21 @@ pub fn to_message(vector: &Vector, profile: Profile) -> OutboundMessage {
 pub fn cells(values: &serde_json::Map<String, serde_json::Value>, columns: &[String]) -> Vec<Cell> {
     columns
         .iter()
-        .map(|name| match values.get(name) {
-            None | Some(serde_json::Value::Null) => Cell::Missing,
-            Some(v) => match v {
-                serde_json::Value::String(s) => Cell::Str(s.clone()),
-                serde_json::Value::Number(n) => match n.as_i64() {
-                    Some(i) if !n.is_f64() => Cell::Int(i),
-                    _ => n.as_f64().map_or(Cell::Missing, Cell::Num),
-                },
-                other => Cell::Str(other.to_string()),
-            },
-        })
+        .map(|name| values.get(name).map_or(Cell::Missing, cell))
         .collect()
+}
+
+/// One JSON value back in engine form.
+fn cell(value: &serde_json::Value) -> Cell {
+    match value {
+        serde_json::Value::Null => Cell::Missing,
+        serde_json::Value::String(s) => Cell::Str(s.clone()),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) if !n.is_f64() => Cell::Int(i),
+            _ => n.as_f64().map_or(Cell::Missing, Cell::Num),
+        },
+        other => Cell::Str(other.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -231,8 +342,27 @@ mod tests {
             }
         }
 
+        /// Cells as a JSON array (non-finite numbers are null, as serde_json writes them).
+        pub struct Columns<'a>(pub &'a [Cell]);
+
+        impl Serialize for Columns<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeSeq;
+                let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                for cell in self.0 {
+                    match cell {
+                        Cell::Missing => seq.serialize_element(&())?,
+                        Cell::Int(i) => seq.serialize_element(i)?,
+                        Cell::Num(x) => seq.serialize_element(x)?,
+                        Cell::Str(text) => seq.serialize_element(text)?,
+                    }
+                }
+                seq.end()
+            }
+        }
+
         #[derive(Serialize)]
-        pub struct VectorOut<'a> {
+        pub struct VectorOut<T> {
             pub v: u32,
             pub series: &'static str,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,34 +370,65 @@ mod tests {
             pub tick: DateTime<Utc>,
             pub status: VectorStatus,
             pub profile: &'static str,
-            pub features: Named<'a>,
+            pub features: T,
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub covariates: Option<Named<'a>>,
+            pub covariates: Option<T>,
         }
 
-        pub fn encode(vector: &Vector, profile: Profile) -> Vec<u8> {
+        pub fn encode(vector: &Vector, profile: Profile, format: VectorFormat) -> Vec<u8> {
             let (series, region) = match vector.series {
                 SeriesId::Global => ("global", None),
                 SeriesId::Region(n) => ("region", Some(n)),
             };
-            serde_json::to_vec(&VectorOut {
-                v: SCHEMA_VERSION,
-                series,
-                region,
-                tick: vector.features.timestamp,
-                status: vector.status,
-                profile: profile.as_str(),
-                features: Named {
-                    names: feature_columns(),
-                    cells: &vector.features.cells,
-                },
-                covariates: vector.covariates.as_ref().map(|c| Named {
-                    names: covariate_columns(),
-                    cells: &c.cells,
-                }),
-            })
+            fn out<T>(
+                vector: &Vector,
+                head: (u32, &'static str, Option<i32>, &'static str),
+                features: T,
+                covariates: Option<T>,
+            ) -> VectorOut<T> {
+                VectorOut {
+                    v: head.0,
+                    series: head.1,
+                    region: head.2,
+                    tick: vector.features.timestamp,
+                    status: vector.status,
+                    profile: head.3,
+                    features,
+                    covariates,
+                }
+            }
+            let head = (format.version(), series, region, profile.as_str());
+            match format {
+                VectorFormat::Named => serde_json::to_vec(&out(
+                    vector,
+                    head,
+                    Named {
+                        names: feature_columns(),
+                        cells: &vector.features.cells,
+                    },
+                    vector.covariates.as_ref().map(|c| Named {
+                        names: covariate_columns(),
+                        cells: &c.cells,
+                    }),
+                )),
+                VectorFormat::Columns => serde_json::to_vec(&out(
+                    vector,
+                    head,
+                    Columns(&vector.features.cells),
+                    vector.covariates.as_ref().map(|c| Columns(&c.cells)),
+                )),
+            }
             .unwrap()
         }
+    }
+
+    /// Equal cell by cell, NaN equal to NaN.
+    fn same(a: &[Cell], b: &[Cell]) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|pair| match pair {
+                (Cell::Num(x), Cell::Num(y)) => x.to_bits() == y.to_bits(),
+                (x, y) => x == y,
+            })
     }
 
     fn any_cell() -> impl Strategy<Value = Cell> {
@@ -308,9 +469,21 @@ mod tests {
                 covariates: covariates.map(|cells| CovariateRow { timestamp: tick, cells }),
             };
             let profile = if improved { Profile::Improved } else { Profile::FlarePlus };
-            let fast = encode(&vector, profile);
-            let oracle = oracle::encode(&vector, profile);
-            prop_assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(oracle).unwrap());
+            for format in [VectorFormat::Named, VectorFormat::Columns] {
+                let fast = encode(&vector, profile, format);
+                let oracle = oracle::encode(&vector, profile, format);
+                prop_assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(oracle).unwrap());
+            }
+            // Both layouts read back to the same cells.
+            let named = VectorMessage::decode(&encode(&vector, profile, VectorFormat::Named)).unwrap();
+            let columns = VectorMessage::decode(&encode(&vector, profile, VectorFormat::Columns)).unwrap();
+            prop_assert_eq!(columns.v, 2);
+            prop_assert_eq!(named.v, 1);
+            prop_assert!(same(&named.feature_cells(), &columns.feature_cells()));
+            prop_assert_eq!(named.covariate_cells().is_some(), columns.covariate_cells().is_some());
+            if let (Some(a), Some(b)) = (named.covariate_cells(), columns.covariate_cells()) {
+                prop_assert!(same(&a, &b));
+            }
         }
 
         #[test]
@@ -349,33 +522,54 @@ mod tests {
                 cells: covariates.clone(),
             }),
         };
-        let msg = to_message(&vector, Profile::FlarePlus);
-        assert_eq!(msg.subject, "flare.features.global");
-        assert_eq!(
-            msg.msg_id.as_deref(),
-            Some("features:global:2024-05-21T00:00:00Z:final")
-        );
-        let text = String::from_utf8(msg.payload.to_vec()).unwrap();
-        assert!(
-            text.starts_with(
-                r#"{"v":1,"series":"global","tick":"2024-05-21T00:00:00Z","status":"final""#
-            ),
-            "{text}"
-        );
-        let back = VectorMessage::decode(&msg.payload).unwrap();
         let mut expected = features;
         expected[26] = Cell::Missing; // NaN travels as null
-        assert_eq!(cells(&back.features, feature_columns()), expected);
-        assert_eq!(
-            cells(back.covariates.as_ref().unwrap(), covariate_columns()),
-            covariates
+        for (format, start) in [
+            (
+                VectorFormat::Named,
+                r#"{"v":1,"series":"global","tick":"2024-05-21T00:00:00Z","status":"final","profile":"flare-plus","features":{"#,
+            ),
+            (
+                VectorFormat::Columns,
+                r#"{"v":2,"series":"global","tick":"2024-05-21T00:00:00Z","status":"final","profile":"flare-plus","features":["B",null,null,2,"#,
+            ),
+        ] {
+            let msg = to_message(&vector, Profile::FlarePlus, format);
+            assert_eq!(msg.subject, "flare.features.global");
+            assert_eq!(
+                msg.msg_id.as_deref(),
+                Some("features:global:2024-05-21T00:00:00Z:final")
+            );
+            let schema = format!("features.global/{}", format.version());
+            assert_eq!(
+                msg.headers.get(headers::SCHEMA).map(|v| v.as_str()),
+                Some(schema.as_str())
+            );
+            let text = String::from_utf8(msg.payload.to_vec()).unwrap();
+            assert!(text.starts_with(start), "{text}");
+            let back = VectorMessage::decode(&msg.payload).unwrap();
+            assert_eq!(back.feature_cells(), expected);
+            assert_eq!(back.covariate_cells(), Some(covariates.clone()));
+            assert_eq!(
+                back.feature(&feature_columns()[24]),
+                Some(&serde_json::json!(5.480319993055555e-09))
+            );
+            assert_eq!(back.feature("no_such_column"), None);
+        }
+        let columns = to_message(&vector, Profile::FlarePlus, VectorFormat::Columns);
+        let named = to_message(&vector, Profile::FlarePlus, VectorFormat::Named);
+        assert!(
+            columns.payload.len() * 2 < named.payload.len(),
+            "columns: {} B, named: {} B",
+            columns.payload.len(),
+            named.payload.len()
         );
         let region = Vector {
             series: SeriesId::Region(3743),
             covariates: None,
             ..vector
         };
-        let msg = to_message(&region, Profile::Improved);
+        let msg = to_message(&region, Profile::Improved, VectorFormat::default());
         assert_eq!(msg.subject, "flare.features.region.3743");
         let back = VectorMessage::decode(&msg.payload).unwrap();
         assert_eq!(

@@ -3,11 +3,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use flare_plus::bus::vectors::{cells, VectorMessage};
+use flare_plus::bus::vectors::VectorMessage;
 use flare_plus::domain::{FlareEvent, RegionObservation, XrayObservation};
-use flare_plus::features::{
-    compute_covariates_batch, compute_features_batch, covariate_columns, feature_columns,
-};
+use flare_plus::features::{compute_covariates_batch, compute_features_batch};
 use flare_plus::profile::Profile;
 
 /// The input the batch command is given.
@@ -42,15 +40,12 @@ pub fn assert_finals_equal_batch(
     .expect("batch covariates");
     for ((t, live), (row, cov)) in finals.iter().zip(batch.iter().zip(&batch_cov)) {
         assert!(
-            super::same_bits(&cells(&live.features, feature_columns()), &row.cells),
+            super::same_bits(&live.feature_cells(), &row.cells),
             "features at {t} differ from the batch output"
         );
-        let live_cov = cells(
-            live.covariates
-                .as_ref()
-                .expect("global vectors carry covariates"),
-            covariate_columns(),
-        );
+        let live_cov = live
+            .covariate_cells()
+            .expect("global vectors carry covariates");
         assert!(
             super::same_bits(&live_cov, &cov.cells),
             "covariates at {t} differ from the batch output"

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::membership::MembershipHandle;
 use super::series::{FeatureSeries, SeriesId, SeriesProgress, Vector, VectorStatus};
+use crate::bus::vectors::VectorFormat;
 use crate::bus::{decode_message, headers, vectors, BusError, Checkpoints, Observation};
 use crate::features::EngineError;
 use crate::pipeline::events;
@@ -80,6 +81,7 @@ pub struct FeatureCore {
     publisher: Publisher,
     checkpoints: Checkpoints,
     profile: Profile,
+    format: VectorFormat,
     worker: String,
     membership: MembershipHandle,
     /// The membership generation the handover buffer was last checked against.
@@ -132,6 +134,7 @@ impl FeatureCore {
             publisher,
             checkpoints,
             profile,
+            format: VectorFormat::default(),
             worker,
             membership,
             seen_generation: 0,
@@ -150,6 +153,12 @@ impl FeatureCore {
             uncounted: [[0; 2]; 2],
             status: tokio::sync::watch::Sender::new(FeatureStatus::default()),
         }
+    }
+
+    /// Lays vectors out as `format` on the wire (default: columns).
+    pub fn with_vector_format(mut self, format: VectorFormat) -> FeatureCore {
+        self.format = format;
+        self
     }
 
     /// Sizes the ack rhythm for a source that hands out at most `max_in_flight` deliveries.
@@ -236,7 +245,7 @@ impl FeatureCore {
 
     async fn publish(&mut self, vector: &Vector) -> Result<(), FeatureError> {
         self.publisher
-            .publish(vectors::to_message(vector, self.profile))
+            .publish(vectors::to_message(vector, self.profile, self.format))
             .await?;
         let index = match vector.status {
             VectorStatus::Provisional => 0,

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::series::{align_down, align_up, SeriesId, SeriesSettings, Vector, VectorStatus};
+use crate::bus::vectors::VectorFormat;
 use crate::bus::{subjects, vectors};
 use crate::domain::XrayFeed;
 use crate::features::{FeatureConfig, FeatureEngine};
@@ -150,6 +151,7 @@ pub async fn compute(
 pub struct JobActor {
     store: Store,
     settings: SeriesSettings,
+    format: VectorFormat,
     publisher: Option<Publisher>,
     metrics: Arc<ActorMetrics>,
 }
@@ -158,12 +160,14 @@ impl JobActor {
     pub fn new(
         store: Store,
         settings: SeriesSettings,
+        format: VectorFormat,
         publisher: Publisher,
         metrics: Arc<ActorMetrics>,
     ) -> JobActor {
         JobActor {
             store,
             settings,
+            format,
             publisher: Some(publisher),
             metrics,
         }
@@ -179,8 +183,12 @@ impl Handler<Envelope<Delivery>> for JobActor {
 
     fn handle(&mut self, envelope: Envelope<Delivery>, _: &mut Context<Self>) -> Self::Result {
         let (delivery, timer) = envelope.open();
-        let (store, settings, publisher) =
-            (self.store.clone(), self.settings, self.publisher.take());
+        let (store, settings, format, publisher) = (
+            self.store.clone(),
+            self.settings,
+            self.format,
+            self.publisher.take(),
+        );
         AtomicResponse::new(Box::pin(
             async move {
                 let Some(mut publisher) = publisher else {
@@ -205,7 +213,7 @@ impl Handler<Envelope<Delivery>> for JobActor {
                 };
                 let mut published = 0u64;
                 for v in &vectors {
-                    if publisher.publish(vectors::to_message(v, settings.profile)).await.is_err() {
+                    if publisher.publish(vectors::to_message(v, settings.profile, format)).await.is_err() {
                         let _ = delivery.nak(Duration::from_secs(5)).await;
                         return Some(publisher);
                     }

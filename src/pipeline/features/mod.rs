@@ -107,7 +107,8 @@ impl FeaturesRole {
             handover,
             saved,
         )
-        .with_max_in_flight(f.max_in_flight);
+        .with_max_in_flight(f.max_in_flight)
+        .with_vector_format(f.vector_format);
         let rebuilt = match (saved.rebuild_from, saved.next_sequence) {
             (Some(from), Some(next)) if next > from => {
                 rebuild::rebuild(&runtime.topology.obs, from, next - 1, &mut core)
@@ -179,6 +180,7 @@ impl FeaturesRole {
 /// delay the live series). Runs on the System thread (arbiters are created from it).
 async fn start_jobs(runtime: &Runtime, settings: SeriesSettings) -> Result<(), StartError> {
     let config = &runtime.config;
+    let format = config.features.vector_format;
     let options = crate::store::StoreOptions::from(&config.database);
     // Connecting is lazy: this only checks the URL; the database is first used by a job.
     let store = crate::store::Store::connect(&config.database.url, &options)
@@ -195,7 +197,7 @@ async fn start_jobs(runtime: &Runtime, settings: SeriesSettings) -> Result<(), S
     let arbiter = Arbiter::new();
     let actor_metrics = metrics.clone();
     let addr = jobs::JobActor::start_in_arbiter(&arbiter.handle(), move |_| {
-        jobs::JobActor::new(store, settings, publisher, actor_metrics)
+        jobs::JobActor::new(store, settings, format, publisher, actor_metrics)
     });
     let source = PullSource::new(
         consumer,
