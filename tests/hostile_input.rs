@@ -28,6 +28,7 @@ use flare_plus::sources::swpc_xray::{parse_xrays, parse_xrays_reader};
 use flare_plus::sources::{PayloadError, RejectCode, MAX_PAYLOAD_BYTES};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use support::procs::Stack;
 
 // ---------------------------------------------------------------------------------------
 // Decoders: no panic, bounded error codes
@@ -792,15 +793,8 @@ async fn writer_caught_up(js: &async_nats::jetstream::Context) -> bool {
 
 #[test]
 fn hostile_messages_go_to_the_dlq_and_valid_ones_are_stored() {
-    let nats = testkit::NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("flare.db");
-    let env = support::procs::Env {
-        nats_url: nats.url(),
-        database_url: format!("sqlite://{}", db.display()),
-        dir: dir.path().to_path_buf(),
-        extra: vec![],
-    };
+    let stack = Stack::start(None, &[]);
+    let (rt, js, env) = (&stack.rt, &stack.js, &stack.env);
     let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
     writer.wait_ready(Duration::from_secs(60));
 
@@ -873,12 +867,6 @@ fn hostile_messages_go_to_the_dlq_and_valid_ones_are_stored() {
         valid(Observation::Flare(injection_flare())),
         valid(xray(3, 3e-6)),
     ];
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
-    let js = {
-        let _guard = rt.enter();
-        async_nats::jetstream::new(client)
-    };
     let wait = |what: &str, done: &dyn Fn() -> bool, writer: &mut support::procs::Proc| {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !done() {
@@ -890,16 +878,16 @@ fn hostile_messages_go_to_the_dlq_and_valid_ones_are_stored() {
             std::thread::sleep(Duration::from_millis(50));
         }
     };
-    rt.block_on(publish_all(&js, &first));
+    rt.block_on(publish_all(js, &first));
     let hostile_count = first.iter().filter(|m| m.dlq_code.is_some()).count();
     wait(
         "the writer to take every message",
-        &|| rt.block_on(writer_caught_up(&js)),
+        &|| rt.block_on(writer_caught_up(js)),
         &mut writer,
     );
 
     // The DLQ holds each hostile message once, byte for byte, with code and reason.
-    let dlq = rt.block_on(dead_letters(&js));
+    let dlq = rt.block_on(dead_letters(js));
     assert_eq!(dlq.len(), hostile_count, "dead letters");
     let expected: Vec<&Published> = first.iter().filter(|m| m.dlq_code.is_some()).collect();
     for (m, (subject, payload, headers)) in expected.iter().zip(&dlq) {
@@ -930,10 +918,10 @@ fn hostile_messages_go_to_the_dlq_and_valid_ones_are_stored() {
 
     // The writer keeps going: a later batch is stored too.
     let later = vec![valid(xray(4, 4e-6)), valid(xray(5, 5e-6))];
-    rt.block_on(publish_all(&js, &later));
+    rt.block_on(publish_all(js, &later));
     wait(
         "the later batch",
-        &|| rt.block_on(writer_caught_up(&js)),
+        &|| rt.block_on(writer_caught_up(js)),
         &mut writer,
     );
     assert_eq!(
@@ -998,31 +986,19 @@ fn hostile_messages_go_to_the_dlq_and_valid_ones_are_stored() {
 /// the bound, one 300 kB message wrote ~600 kB of log).
 #[test]
 fn a_hostile_message_does_not_flood_the_writer_log() {
-    let nats = testkit::NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let env = support::procs::Env {
-        nats_url: nats.url(),
-        database_url: format!("sqlite://{}/flare.db", dir.path().display()),
-        dir: dir.path().to_path_buf(),
-        extra: vec![],
-    };
+    let stack = Stack::start(None, &[]);
+    let (rt, js, env) = (&stack.rt, &stack.js, &stack.env);
     let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
     writer.wait_ready(Duration::from_secs(60));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
-    let js = {
-        let _guard = rt.enter();
-        async_nats::jetstream::new(client)
-    };
     let kind = "K".repeat(300_000);
     let message = hostile(
         "flare.obs.xrs",
         format!(r#"{{"v":1,"kind":"{kind}","data":{{}}}}"#).into_bytes(),
         "invalid_record",
     );
-    rt.block_on(publish_all(&js, &[message]));
+    rt.block_on(publish_all(js, &[message]));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !rt.block_on(writer_caught_up(&js)) {
+    while !rt.block_on(writer_caught_up(js)) {
         assert!(Instant::now() < deadline, "{}", writer.log_text());
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -1039,14 +1015,8 @@ fn a_hostile_message_does_not_flood_the_writer_log() {
 /// their position in the batch; the rest of the batch is stored and the message acked.
 #[test]
 fn a_batch_with_bad_records_dead_letters_only_those_records() {
-    let nats = testkit::NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let env = support::procs::Env {
-        nats_url: nats.url(),
-        database_url: format!("sqlite://{}/flare.db", dir.path().display()),
-        dir: dir.path().to_path_buf(),
-        extra: vec![],
-    };
+    let stack = Stack::start(None, &[]);
+    let (rt, js, env) = (&stack.rt, &stack.js, &stack.env);
     // Both OBS consumers: each dead-letters the undecodable record, the DLQ keeps one.
     let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
     writer.wait_ready(Duration::from_secs(60));
@@ -1063,12 +1033,6 @@ fn a_batch_with_bad_records_dead_letters_only_those_records() {
         record(&region(13664)),
     ];
     let payload = format!(r#"{{"v":1,"batch":[{}]}}"#, records.join(","));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
-    let js = {
-        let _guard = rt.enter();
-        async_nats::jetstream::new(client)
-    };
     rt.block_on(async {
         js.publish("flare.obs.xrs", payload.into_bytes().into())
             .await
@@ -1077,12 +1041,12 @@ fn a_batch_with_bad_records_dead_letters_only_those_records() {
             .expect("OBS stored the batch")
     });
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !rt.block_on(writer_caught_up(&js)) || rt.block_on(dead_letters(&js)).len() < 2 {
+    while !rt.block_on(writer_caught_up(js)) || rt.block_on(dead_letters(js)).len() < 2 {
         assert!(Instant::now() < deadline, "{}", writer.log_text());
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let dlq = rt.block_on(dead_letters(&js));
+    let dlq = rt.block_on(dead_letters(js));
     let mut letters: Vec<(String, String, String, String)> = dlq
         .iter()
         .map(|(subject, payload, h)| {

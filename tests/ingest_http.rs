@@ -82,6 +82,24 @@ impl Live {
         self.proc.metrics()
     }
 
+    /// Starts a new ingest process (after the test stopped the previous one) and waits for
+    /// its first X-ray poll to be answered. Returns the index of that request in the X-ray
+    /// request log.
+    fn restart_ingest(&mut self) -> usize {
+        let before = self.upstream.requests_to(XRAYS).len();
+        self.proc = self
+            .env
+            .spawn("ingest-restarted", &["run", "--role", "ingest"]);
+        self.proc.wait_ready(WAIT);
+        self.wait("the restarted process's first poll", || {
+            match self.upstream.requests_to(XRAYS).get(before) {
+                Some(r) if r.status != 0 => Ok(()),
+                _ => Err("not yet".into()),
+            }
+        });
+        before
+    }
+
     /// What a failure message needs: the end of the process log and the request log.
     fn context(&self) -> String {
         let log = self.proc.log_text();
@@ -863,17 +881,7 @@ fn an_unchanged_feed_is_a_304_that_publishes_nothing_also_after_a_restart() {
         .all(|r| r.header("if-modified-since") == Some(STAMP)));
 
     assert_eq!(live.proc.terminate(), Some(0), "{}", live.proc.log_text());
-    let before = live.upstream.requests_to(XRAYS).len();
-    live.proc = live
-        .env
-        .spawn("ingest-restarted", &["run", "--role", "ingest"]);
-    live.proc.wait_ready(WAIT);
-    live.wait("the restarted process's first poll", || {
-        match live.upstream.requests_to(XRAYS).get(before) {
-            Some(r) if r.status != 0 => Ok(()),
-            _ => Err("not yet".into()),
-        }
-    });
+    let before = live.restart_ingest();
     let first = &live.upstream.requests_to(XRAYS)[before];
     assert_eq!(first.header("if-modified-since"), Some(STAMP));
     assert_eq!(first.status, 304);
@@ -1009,17 +1017,7 @@ fn a_correction_inside_the_overlap_is_published_and_unchanged_re_reads_are_not()
     let sequence = live.bus.last_sequence("OBS");
     live.upstream
         .set_response(XRAYS, Respond::json(v2).with_etag("\"x-3\""));
-    let before = live.upstream.requests_to(XRAYS).len();
-    live.proc = live
-        .env
-        .spawn("ingest-restarted", &["run", "--role", "ingest"]);
-    live.proc.wait_ready(WAIT);
-    live.wait("the restarted process's first poll", || {
-        match live.upstream.requests_to(XRAYS).get(before) {
-            Some(r) if r.status != 0 => Ok(()),
-            _ => Err("not yet".into()),
-        }
-    });
+    let before = live.restart_ingest();
     assert_eq!(live.upstream.requests_to(XRAYS)[before].status, 200);
     live.wait_metrics("xrs", |l| {
         let s = &l.statuses(XRAYS)[before..];
