@@ -122,17 +122,8 @@ impl IngestRole {
     /// Saves every actor's checkpoint, then stops the actors' threads (after the caller
     /// finished sending to them).
     pub async fn stop(self) {
-        for (kind, actor) in &self.router.actors {
-            match actor.send(actor::SaveCheckpoint).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(source = kind.source(), error = %e, "last checkpoint not saved; a restart re-publishes what came after the previous one")
-                }
-                Err(_) => tracing::warn!(
-                    source = kind.source(),
-                    "ingest actor gone before its last checkpoint"
-                ),
-            }
+        if let Err(e) = self.router.save_checkpoints().await {
+            tracing::warn!(error = %e, "last checkpoint not saved; a restart re-publishes what came after the previous one");
         }
         for thread in self.threads {
             thread.stop().await;

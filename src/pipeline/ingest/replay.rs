@@ -49,6 +49,25 @@ pub struct IngestRouter {
     pub actors: HashMap<SourceKind, Mailbox<IngestActor>>,
 }
 
+impl IngestRouter {
+    /// Has every actor save what its payloads changed (a replay saves at most every 250 ms
+    /// while payloads come back to back), so the checkpoints cover everything sent so far.
+    /// Asks every actor even if one fails; returns the first failure.
+    pub async fn save_checkpoints(&self) -> Result<(), ReplayError> {
+        let mut first_error = None;
+        for (kind, actor) in &self.actors {
+            let saved = match actor.send(SaveCheckpoint).await {
+                Ok(result) => result.map(|_| ()).map_err(ReplayError::Ingest),
+                Err(_) => Err(ReplayError::ActorGone(kind.source())),
+            };
+            if let Err(e) = saved {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
 /// What a replay did.
 #[derive(Debug, Clone, Default)]
 pub struct ReplaySummary {
@@ -311,22 +330,10 @@ impl<'a> Replayer<'a> {
             done += n;
             on_progress(done, total, &summary.ingest);
         }
-        self.save_checkpoints().await?;
+        // A later run continues exactly here.
+        self.router.save_checkpoints().await?;
         summary.elapsed = started.elapsed();
         Ok(summary)
-    }
-
-    /// Has every ingest actor save what its payloads changed (they save at most every
-    /// 250 ms while payloads come back to back). Afterwards the checkpoints cover everything
-    /// sent so far, so a later run continues exactly here.
-    pub async fn save_checkpoints(&self) -> Result<(), ReplayError> {
-        for (kind, actor) in &self.router.actors {
-            actor
-                .send(SaveCheckpoint)
-                .await
-                .map_err(|_| ReplayError::ActorGone(kind.source()))??;
-        }
-        Ok(())
     }
 
     /// The input ended: the primary X-ray actor's detector settles what it still holds and

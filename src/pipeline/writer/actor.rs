@@ -39,9 +39,8 @@ struct Held {
     delivery: Delivery,
     /// Its records to store (none for marks); moved into the write batch at the flush.
     records: Vec<Observation>,
-    /// How many records it holds.
-    count: usize,
-    /// Each record's position in the message (for a dead letter's record index).
+    /// Each record's position in the message (for a dead letter's record index); also how
+    /// many records it holds once they moved into the batch.
     positions: Vec<usize>,
     /// Records of a batch message that could not be decoded: dead-lettered at the commit.
     undecodable: Vec<RejectedRecord>,
@@ -143,7 +142,6 @@ impl Handler<Envelope<Delivery>> for WriterActor {
                 self.held_records += records.len();
                 self.held.push(Held {
                     delivery,
-                    count: records.len(),
                     positions,
                     records,
                     undecodable: decoded.rejected,
@@ -362,9 +360,9 @@ async fn finish(h: Held, refused: Vec<Refused>) -> u64 {
             }
             events::record_dead_lettered("writer", bad.reason.code, &bad.reason.detail);
         }
-        return ack_stored(h.delivery, h.count - refused_count, entered).await;
+        return ack_stored(h.delivery, h.positions.len() - refused_count, entered).await;
     }
-    ack_stored(h.delivery, h.count, entered).await
+    ack_stored(h.delivery, h.positions.len(), entered).await
 }
 
 /// Acks a message whose `stored` records are committed, and records their latency.
