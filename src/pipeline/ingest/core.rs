@@ -37,6 +37,15 @@ impl Records {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The newest data time among the records (X-ray: of `feed` only).
+    fn newest(&self, feed: XrayFeed) -> Option<DateTime<Utc>> {
+        match self {
+            Records::Xrays(v) => v.iter().filter(|o| o.feed == feed).map(|o| o.time).max(),
+            Records::Regions(v) => v.iter().map(|r| r.timestamp).max(),
+            Records::Donki(v) => v.iter().map(|f| f.start_time).max(),
+        }
+    }
 }
 
 /// One payload's worth of work for an ingest core.
@@ -223,8 +232,14 @@ impl IngestCore {
             report.dead_lettered += 1;
         }
         let mut newest = self.state.last_time;
-        // Published by this payload; joins the checkpoint's `recent` once the stream acked it.
+        // Published by this payload and still inside the overlap after it; joins the
+        // checkpoint's `recent` once the stream acked it.
         let mut sent = BTreeMap::new();
+        let keep_after = self
+            .state
+            .last_time
+            .max(payload.records.newest(self.kind_feed()))
+            .map(|t| t.checked_sub_signed(self.overlap).unwrap_or(t));
         match payload.records {
             Records::Xrays(observations) => {
                 for o in observations {
@@ -233,8 +248,14 @@ impl IngestCore {
                     }
                     let (time, flux_long) = (o.time, o.flux_long);
                     let after_checkpoint = self.state.last_time.is_none_or(|last| time > last);
-                    self.offer(Observation::Xray(o), time, &mut sent, &mut report)
-                        .await?;
+                    self.offer(
+                        Observation::Xray(o),
+                        time,
+                        keep_after,
+                        &mut sent,
+                        &mut report,
+                    )
+                    .await?;
                     // The detector needs every sample once, in order: only the ones after the
                     // checkpoint (the overlap was fed last time).
                     if after_checkpoint {
@@ -258,7 +279,13 @@ impl IngestCore {
                 for r in regions {
                     let time = r.timestamp;
                     if self
-                        .offer(Observation::Region(r), time, &mut sent, &mut report)
+                        .offer(
+                            Observation::Region(r),
+                            time,
+                            keep_after,
+                            &mut sent,
+                            &mut report,
+                        )
                         .await?
                     {
                         newest = newest.max(Some(time));
@@ -269,7 +296,13 @@ impl IngestCore {
                 for f in flares {
                     let time = f.start_time;
                     if self
-                        .offer(Observation::Flare(f), time, &mut sent, &mut report)
+                        .offer(
+                            Observation::Flare(f),
+                            time,
+                            keep_after,
+                            &mut sent,
+                            &mut report,
+                        )
                         .await?
                     {
                         newest = newest.max(Some(time));
@@ -299,18 +332,30 @@ impl IngestCore {
     }
 
     /// Publishes `observation` (data time `time`) unless it is older than the overlap or an
-    /// unchanged re-send of a record published inside it. Returns whether it is inside the
-    /// overlap (new, corrected or re-sent), i.e. counts for the checkpoint.
+    /// unchanged re-send of a record published inside it; remembers it in `sent` if it will
+    /// still be inside the overlap after this payload (`time > keep_after`). Returns whether
+    /// it is inside the overlap now (new, corrected or re-sent), i.e. counts for the
+    /// checkpoint.
     async fn offer(
         &mut self,
         observation: Observation,
         time: DateTime<Utc>,
+        keep_after: Option<DateTime<Utc>>,
         sent: &mut BTreeMap<String, Published>,
         report: &mut IngestReport,
     ) -> Result<bool, IngestError> {
         if !self.is_new(time) {
             report.skipped_old += 1;
             return Ok(false);
+        }
+        let after_checkpoint = self.state.last_time.is_none_or(|last| time > last);
+        let kept = keep_after.is_none_or(|floor| time > floor);
+        if after_checkpoint && !kept {
+            // A replay's bulk: `recent` holds nothing after the checkpoint, and this record
+            // leaves the overlap with this payload, so neither its key nor its hash is needed.
+            self.publisher.push(&observation).await?;
+            report.published += 1;
+            return Ok(true);
         }
         let key = observation.natural_key();
         let record = observation.encode_record();
@@ -320,7 +365,9 @@ impl IngestCore {
             return Ok(true);
         }
         self.publisher.push_encoded(&observation, &record).await?;
-        sent.insert(key, Published { time, hash });
+        if kept {
+            sent.insert(key, Published { time, hash });
+        }
         report.published += 1;
         Ok(true)
     }
