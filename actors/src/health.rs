@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
@@ -63,6 +63,18 @@ impl Readiness {
         flag
     }
 
+    /// A check that passes until a component reports a fault it cannot recover from (a
+    /// failed migration, a refused permission): then `/readyz` answers 503 with the reason.
+    pub fn add_fault(&self, name: &str) -> Fault {
+        let fault = Fault(Arc::new(Mutex::new(None)));
+        let probe = fault.clone();
+        self.add_check(name, move || {
+            let reason = probe.reason();
+            async move { reason.map_or(Ok(()), Err) }
+        });
+        fault
+    }
+
     pub fn set_draining(&self) {
         self.draining.store(true, Ordering::Release);
     }
@@ -100,5 +112,45 @@ pub struct ReadyFlag(Arc<AtomicBool>);
 impl ReadyFlag {
     pub fn set(&self, ready: bool) {
         self.0.store(ready, Ordering::Release);
+    }
+}
+
+/// Setter of a fault-backed readiness check (see [`Readiness::add_fault`]).
+#[derive(Clone, Debug)]
+pub struct Fault(Arc<Mutex<Option<String>>>);
+
+impl Fault {
+    /// Makes the check fail with `reason` from now on.
+    pub fn set(&self, reason: impl Into<String>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(reason.into());
+        }
+    }
+
+    /// The reason reported, if any.
+    pub fn reason(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_fault_makes_the_process_unready_with_its_reason() {
+        let readiness = Readiness::new();
+        let fault = readiness.add_fault("writer");
+        assert!(readiness.evaluate().await.ready);
+        fault.set("database migration failed: no permission");
+        let report = readiness.evaluate().await;
+        assert!(!report.ready);
+        assert_eq!(
+            report.checks,
+            vec![(
+                "writer".to_string(),
+                Some("database migration failed: no permission".to_string())
+            )]
+        );
     }
 }

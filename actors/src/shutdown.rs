@@ -39,6 +39,15 @@ impl Shutdown {
         self.token.clone()
     }
 
+    /// A stop signal for one part of the process: triggered with this one, or alone (a role
+    /// that cannot go on). Its tasks still count for this one's [`Shutdown::wait_finished`].
+    pub fn child(&self) -> Shutdown {
+        Shutdown {
+            token: self.token.child_token(),
+            tracker: self.tracker.clone(),
+        }
+    }
+
     /// Spawns a task whose end [`Shutdown::wait_finished`] waits for.
     pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
     where

@@ -6,7 +6,7 @@ use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::stream::Stream;
 use tokio_util::sync::CancellationToken;
 
-use super::sink::SinkError;
+use super::sink_error::SinkError;
 
 /// Holds a producer back while a durable consumer is too far behind.
 ///

@@ -6,10 +6,13 @@
 mod delivery;
 mod gate;
 pub mod headers;
+mod in_flight;
 mod sink;
+mod sink_error;
 mod source;
 
 pub use delivery::{DeadLetter, DeadLetterReason, DeadLetterSink, Delivery, DeliveryError};
 pub use gate::BacklogGate;
-pub use sink::{OutboundMessage, Publisher, PublisherConfig, SinkError};
+pub use sink::{OutboundMessage, Publisher, PublisherConfig};
+pub use sink_error::SinkError;
 pub use source::{PullSource, PullSourceConfig, SourceReport};

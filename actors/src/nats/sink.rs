@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::gate::BacklogGate;
+use super::sink_error::SinkError;
 
 /// One message for a stream.
 #[derive(Debug, Clone)]
@@ -41,16 +42,6 @@ impl Default for PublisherConfig {
             max_retry_delay: Duration::from_secs(5),
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SinkError {
-    /// The message can never be published (too large, invalid subject).
-    #[error("message to {subject} cannot be published: {detail}")]
-    Rejected { subject: String, detail: String },
-    /// A stop was requested while a publish was still failing; it was not stored.
-    #[error("stopped while {pending} publishes were not yet acknowledged")]
-    Stopped { pending: usize },
 }
 
 /// A publish ack being awaited; boxed so it can be polled without being consumed (see
@@ -189,6 +180,12 @@ impl Publisher {
     }
 
     /// Awaits one ack; on failure re-sends the same message (same id) until it is stored.
+    ///
+    /// A failed ack usually means the connection dropped (nats-server restarting, a cluster
+    /// electing a leader): then every publish still in the window was lost with it, and
+    /// waiting out each one's ack timeout in turn would stall for the window times the
+    /// timeout (256 x 5 s). So the whole window is re-sent at once; the stream drops the
+    /// copies of what it did store (same `Nats-Msg-Id`).
     async fn settle(&mut self, mut pending: Pending) -> Result<PublishAck, SinkError> {
         let mut delay = self.config.retry_delay;
         loop {
@@ -198,7 +195,7 @@ impl Publisher {
                     return Ok(ack);
                 }
                 Err(e) => {
-                    tracing::debug!(subject = %pending.message.subject, error = %e, "publish not acknowledged; re-sending");
+                    tracing::debug!(subject = %pending.message.subject, error = %e, in_flight = self.window.len(), "publish not acknowledged; re-sending it and everything sent after it");
                     self.retries += 1;
                     self.pause(delay).await?;
                     delay = (delay * 2).min(self.config.max_retry_delay);
@@ -206,9 +203,29 @@ impl Publisher {
                         .send_until_accepted(&pending.message)
                         .await?
                         .into_future();
+                    self.resend_window().await?;
                 }
             }
         }
+    }
+
+    /// Re-sends every message of the window, oldest first, replacing their ack futures.
+    async fn resend_window(&mut self) -> Result<(), SinkError> {
+        let mut window = std::mem::take(&mut self.window);
+        let result = async {
+            for pending in window.iter_mut() {
+                pending.ack = self
+                    .send_until_accepted(&pending.message)
+                    .await?
+                    .into_future();
+                self.retries += 1;
+            }
+            Ok(())
+        }
+        .await;
+        // On a stop the window goes back as it is: its count says what was not stored.
+        self.window = window;
+        result
     }
 
     /// Hands the message to the client, retrying while the client refuses (e.g. reconnecting).

@@ -1,4 +1,3 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -6,9 +5,10 @@ use actix::dev::ToEnvelope;
 use actix::{Actor, Handler};
 use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::delivery::{DeadLetterSink, Delivery};
+use super::in_flight::{InFlight, InFlightPermit};
 use crate::health::ReadyFlag;
 use crate::mailbox::{Envelope, Mailbox};
 use crate::metrics::ActorMetrics;
@@ -50,40 +50,6 @@ pub struct SourceReport {
     pub drained: bool,
 }
 
-/// Counts permits in use and keeps the gauge and the high-water mark current.
-#[derive(Debug)]
-struct InFlight {
-    now: AtomicUsize,
-    high_water: AtomicUsize,
-    metrics: Arc<ActorMetrics>,
-}
-
-impl InFlight {
-    fn add(&self, n: usize) {
-        let now = self.now.fetch_add(n, Ordering::AcqRel) + n;
-        self.high_water.fetch_max(now, Ordering::AcqRel);
-        self.metrics.set_source_in_flight(now);
-    }
-
-    fn sub(&self, n: usize) {
-        let now = self.now.fetch_sub(n, Ordering::AcqRel) - n;
-        self.metrics.set_source_in_flight(now);
-    }
-}
-
-/// The permit a [`Delivery`] carries: dropping it frees a slot for the next fetch.
-#[derive(Debug)]
-pub(crate) struct InFlightPermit {
-    _permit: OwnedSemaphorePermit,
-    in_flight: Arc<InFlight>,
-}
-
-impl Drop for InFlightPermit {
-    fn drop(&mut self) {
-        self.in_flight.sub(1);
-    }
-}
-
 /// Feeds a durable JetStream pull consumer into an actor's mailbox with at most
 /// `max_in_flight` messages unfinished. It first takes permits, then pulls exactly that many
 /// messages (so nothing waits in a client buffer while its ack timer runs), and hands each
@@ -106,11 +72,7 @@ impl PullSource {
         metrics: Arc<ActorMetrics>,
         dead_letters: DeadLetterSink,
     ) -> PullSource {
-        let in_flight = Arc::new(InFlight {
-            now: AtomicUsize::new(0),
-            high_water: AtomicUsize::new(0),
-            metrics: metrics.clone(),
-        });
+        let in_flight = Arc::new(InFlight::new(metrics.clone()));
         PullSource {
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             consumer,
@@ -130,7 +92,7 @@ impl PullSource {
 
     /// Messages handed out and not finished right now.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.now.load(Ordering::Acquire)
+        self.in_flight.now()
     }
 
     /// Pulls until `shutdown` triggers, then stops pulling and waits (at most `drain_limit`)
@@ -199,11 +161,7 @@ impl PullSource {
                             );
                             break;
                         };
-                        self.in_flight.add(1);
-                        let held = InFlightPermit {
-                            _permit: one,
-                            in_flight: self.in_flight.clone(),
-                        };
+                        let held = InFlightPermit::new(one, self.in_flight.clone());
                         let delivery = Delivery::new(
                             message,
                             held,
@@ -232,7 +190,7 @@ impl PullSource {
         report.drained = tokio::time::timeout(drain_limit, self.permits.acquire_many(all))
             .await
             .is_ok();
-        report.max_in_flight_seen = self.in_flight.high_water.load(Ordering::Acquire);
+        report.max_in_flight_seen = self.in_flight.high_water();
         self.set_bound(false);
         report
     }
