@@ -564,7 +564,7 @@ fn live_latency(secs: u64) {
 /// with 1 and then 2 worker processes: vectors per second.
 fn feature_backfill() {
     use flare_plus::profile::Profile;
-    use flare_plus::store::{Store, StoreOptions, WriteBatch};
+    use flare_plus::store::{Store, StoreConfig, WriteBatch};
     println!("\n## feature backfill jobs (30 days, 6 h jobs)");
     let fixture = support::load_fixture();
     for workers in [1, 2] {
@@ -573,7 +573,7 @@ fn feature_backfill() {
         let db = format!("sqlite://{}", dir.path().join("flare.db").display());
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            let store = Store::connect(&db, &StoreOptions::default()).await.unwrap();
+            let store = Store::connect(&StoreConfig::for_url(&db)).await.unwrap();
             store.migrate().await.unwrap();
             let mut flares = support::db::load_detected();
             flares.extend(support::load_donki());

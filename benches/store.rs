@@ -12,7 +12,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use flare_plus::domain::{XrayFeed, XrayObservation};
 use flare_plus::profile::Profile;
-use flare_plus::store::{Store, StoreOptions, WriteBatch};
+use flare_plus::store::{Store, StoreConfig, WriteBatch};
 use sqlx::{QueryBuilder, Sqlite};
 
 const RUNS: usize = 3;
@@ -63,7 +63,7 @@ impl Target {
 }
 
 async fn fresh_store(target: &Target, tag: &str) -> Store {
-    let store = Store::connect(&target.fresh_url(tag), &StoreOptions::default())
+    let store = Store::connect(&StoreConfig::for_url(&target.fresh_url(tag)))
         .await
         .unwrap();
     store.migrate().await.unwrap();

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use flare_plus::bus::Observation;
 use flare_plus::detect::{StreamConfig, StreamDetector};
+use flare_plus::domain::Observation;
 use flare_plus::domain::{
     FlareCategory, FlareEvent, FlareSource, RegionObservation, XrayFeed, XrayObservation,
 };
@@ -442,8 +442,8 @@ fn a_url_backfill_skips_absent_files_stops_on_a_failing_day_and_continues() {
         work.path(),
         &[
             ("FLARE__HTTP_CLIENT__MAX_RETRIES", "2"),
-            ("FLARE__HTTP_CLIENT__RETRY_BASE_MS", "20"),
-            ("FLARE__HTTP_CLIENT__TIMEOUT_SECS", "5"),
+            ("FLARE__HTTP_CLIENT__RETRY_BASE", "20ms"),
+            ("FLARE__HTTP_CLIENT__TIMEOUT", "5s"),
         ],
     );
     let url = upstream.url("/archive");

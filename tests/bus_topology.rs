@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use async_nats::jetstream::stream::DiscardPolicy;
 use flare_plus::bus::{self, streams, Checkpoints};
-use flare_plus::config::Config;
+use flare_plus::pipeline::Config;
 
 fn config_for(url: &str) -> Config {
     let mut cfg =
         Config::load_with_env(None, Vec::<(String, String)>::new()).expect("default config");
-    cfg.nats.url = url.to_string();
+    cfg.nats.url = flare_plus::bus::ServerUrls::new(url);
     cfg
 }
 
@@ -100,7 +100,7 @@ async fn topology_is_idempotent_and_obs_pushes_back_when_full() {
 async fn unreachable_nats_is_a_clear_error() {
     let port = testkit::free_port();
     let mut cfg = config_for(&format!("nats://127.0.0.1:{port}"));
-    cfg.nats.connect_timeout_ms = 500;
+    cfg.nats.connect_timeout = std::time::Duration::from_millis(500);
     let err = bus::connect(&cfg.nats, "test")
         .await
         .expect_err("nothing listens there");

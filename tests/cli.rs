@@ -103,7 +103,7 @@ fn a_process_still_connecting_to_nats_is_not_ready() {
         nats_url,
         database_url: format!("sqlite://{}", dir.path().join("flare.db").display()),
         dir: dir.path().to_path_buf(),
-        extra: vec![("FLARE__NATS__CONNECT_TIMEOUT_MS".into(), "60000".into())],
+        extra: vec![("FLARE__NATS__CONNECT_TIMEOUT".into(), "60000ms".into())],
     };
     let mut writer = env.spawn("writer", &["run", "--role", "writer"]);
     connected

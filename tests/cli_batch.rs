@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Command;
 
-use flare_plus::features::parity::{compare_csv, Options};
+use support::parity::{compare_csv, Options};
 use support::{fixture_dir, read_text};
 
 fn run_batch(times: &str, covariates: bool) -> String {
@@ -144,4 +144,25 @@ fn bad_inputs_are_clear_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no recorded upstream files"));
+
+    // A file that is an error page: the message names the file and says the cause once.
+    let html = tempfile::tempdir().unwrap();
+    std::fs::write(
+        html.path().join("xrays.json"),
+        "<!DOCTYPE html><html><body>503 Service Unavailable</body></html>",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flare-plus"))
+        .args(["detect", "--input"])
+        .arg(html.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("xrays.json") && err.contains("HTML"), "{err}");
+    assert_eq!(
+        err.matches("HTML").count(),
+        1,
+        "the cause is said once: {err}"
+    );
 }

@@ -32,13 +32,14 @@ use async_nats::jetstream::consumer::{self, DeliverPolicy};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use flare_plus::bus::vectors::VectorMessage;
 use flare_plus::detect::{detect_flares_in_observations, MergeRule};
+use flare_plus::domain::Records;
 use flare_plus::domain::{FlareCategory, FlareEvent, RegionObservation, XrayFeed, XrayObservation};
+use flare_plus::features::series::VectorStatus;
 use flare_plus::flare_events::materialize;
-use flare_plus::pipeline::features::series::VectorStatus;
 use flare_plus::profile::Profile;
-use flare_plus::sources::files::{parse, scan, ParsedFile};
+use flare_plus::sources::files::{parse, scan};
 use flare_plus::sources::SourceKind;
-use flare_plus::store::{Store, StoreOptions};
+use flare_plus::store::{Store, StoreConfig};
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use support::db::{golden_flare_rows, sort_rows, FlareRow};
@@ -175,30 +176,25 @@ impl Oracle {
             // The expectation is the copy's valid records (a region's source_order is its
             // position in the payload, so it counts the injected elements too); the injected
             // elements are rejected, and only they, and nothing else changed.
-            let rejected = match (parse(&copy).expect("the copy parses"), clean) {
-                (ParsedFile::Xrays(p), ParsedFile::Xrays(c)) => {
-                    assert!(p.records == c.records, "{name}: same valid records");
+            let p = parse(&copy).expect("the copy parses");
+            match (p.records, clean.records) {
+                (Records::Xrays(p), Records::Xrays(c)) => {
+                    assert!(p == c, "{name}: same valid records");
                     if file.kind == SourceKind::Xrays(XrayFeed::Primary) {
-                        flux.extend(p.records);
+                        flux.extend(p);
                     }
-                    p.rejected
                 }
-                (ParsedFile::Regions(p), ParsedFile::Regions(c)) => {
-                    assert_eq!(
-                        p.records.len(),
-                        c.records.len(),
-                        "{name}: same valid records"
-                    );
-                    regions.extend(p.records);
-                    p.rejected
+                (Records::Regions(p), Records::Regions(c)) => {
+                    assert_eq!(p.len(), c.len(), "{name}: same valid records");
+                    regions.extend(p);
                 }
-                (ParsedFile::Donki(p), ParsedFile::Donki(c)) => {
-                    assert!(p.records == c.records, "{name}: same valid records");
-                    donki.extend(p.records);
-                    p.rejected
+                (Records::Flares(p), Records::Flares(c)) => {
+                    assert!(p == c, "{name}: same valid records");
+                    donki.extend(p);
                 }
                 _ => unreachable!("a file parses as its kind"),
-            };
+            }
+            let rejected = p.rejected;
             let raws: Vec<&str> = rejected.iter().map(|r| r.raw.as_str()).collect();
             assert_eq!(
                 raws, injected,
@@ -474,9 +470,7 @@ async fn read_stream(
 /// Invariant 1: the tables hold every valid record exactly once, values intact.
 fn assert_tables_exact(rt: &tokio::runtime::Runtime, db_url: &str, oracle: &Oracle) {
     rt.block_on(async {
-        let store = Store::connect(db_url, &StoreOptions::default())
-            .await
-            .unwrap();
+        let store = Store::connect(&StoreConfig::for_url(db_url)).await.unwrap();
         let (from, to) = (
             oracle.ticks[0] - TimeDelta::days(400),
             oracle.last_tick() + TimeDelta::days(400),
@@ -528,7 +522,7 @@ fn assert_vectors_exact(cluster: &Cluster, oracle: &Oracle) {
             assert_eq!(
                 id,
                 flare_plus::bus::vectors::msg_id(
-                    flare_plus::pipeline::features::series::SeriesId::Global,
+                    flare_plus::features::series::SeriesId::Global,
                     v.tick,
                     VectorStatus::Final
                 )
@@ -614,7 +608,7 @@ fn assert_still_flows(cluster: &mut Cluster, oracle: &Oracle) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let stored = cluster.rt.block_on(async {
-            let store = Store::connect(&cluster.db_url, &StoreOptions::default())
+            let store = Store::connect(&StoreConfig::for_url(&cluster.db_url))
                 .await
                 .unwrap();
             let rows = store
@@ -813,7 +807,7 @@ fn a_writer_ten_times_slower_than_the_input_holds_ingest_back_in_bounded_memory(
         &oracle,
         &[
             ("FLARE__INGEST__MAX_WRITER_BACKLOG", "4"),
-            ("FLARE__INGEST__BACKLOG_CHECK_MS", "10"),
+            ("FLARE__INGEST__BACKLOG_CHECK", "10ms"),
         ],
         None,
     );
@@ -951,13 +945,13 @@ fn a_flapping_upstream_during_a_poll_run_loses_and_doubles_nothing() {
             ("FLARE__SOURCES__REGIONS__URL", upstream.url(REGIONS_PATH)),
             ("FLARE__SOURCES__DONKI__URL", upstream.url(DONKI_PATH)),
             ("FLARE__SOURCES__DONKI__API_KEY", "TEST-KEY-1".to_string()),
-            ("FLARE__SOURCES__XRAY__INTERVAL_SECS", "1".to_string()),
-            ("FLARE__SOURCES__REGIONS__INTERVAL_SECS", "1".to_string()),
-            ("FLARE__SOURCES__DONKI__INTERVAL_SECS", "1".to_string()),
-            ("FLARE__HTTP_CLIENT__TIMEOUT_SECS", "1".to_string()),
+            ("FLARE__SOURCES__XRAY__INTERVAL", "1s".to_string()),
+            ("FLARE__SOURCES__REGIONS__INTERVAL", "1s".to_string()),
+            ("FLARE__SOURCES__DONKI__INTERVAL", "1s".to_string()),
+            ("FLARE__HTTP_CLIENT__TIMEOUT", "1s".to_string()),
             ("FLARE__HTTP_CLIENT__MAX_RETRIES", "1".to_string()),
-            ("FLARE__HTTP_CLIENT__RETRY_BASE_MS", "50".to_string()),
-            ("FLARE__HTTP_CLIENT__RETRY_MAX_MS", "200".to_string()),
+            ("FLARE__HTTP_CLIENT__RETRY_BASE", "50ms".to_string()),
+            ("FLARE__HTTP_CLIENT__RETRY_MAX", "200ms".to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

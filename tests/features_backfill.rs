@@ -11,10 +11,10 @@ use std::time::Duration;
 use async_nats::jetstream::consumer;
 use chrono::{DateTime, Utc};
 use flare_plus::bus::vectors::{Values, VectorMessage};
+use flare_plus::features::series::VectorStatus;
 use flare_plus::features::{compute_features_batch, Cell};
-use flare_plus::pipeline::features::series::VectorStatus;
 use flare_plus::profile::Profile;
-use flare_plus::store::{Store, StoreOptions, WriteBatch};
+use flare_plus::store::{Store, StoreConfig, WriteBatch};
 use futures_util::StreamExt;
 use support::procs::{metric, Env};
 
@@ -27,7 +27,7 @@ fn two_workers_split_the_jobs_and_publish_what_the_batch_computes() {
     // Storage holds the sample, written the way the writer writes it.
     let fixture = support::load_fixture();
     rt.block_on(async {
-        let store = Store::connect(&db_url, &StoreOptions::default())
+        let store = Store::connect(&StoreConfig::for_url(&db_url))
             .await
             .unwrap();
         store.migrate().await.unwrap();

@@ -8,11 +8,11 @@ mod support;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use flare_plus::bus::Observation;
-use flare_plus::features::{compute_covariates_batch, compute_features_batch, Cell};
-use flare_plus::pipeline::features::series::{
+use flare_plus::domain::Observation;
+use flare_plus::features::series::{
     FeatureSeries, SeriesId, SeriesProgress, SeriesSettings, VectorStatus,
 };
+use flare_plus::features::{compute_covariates_batch, compute_features_batch, Cell};
 use flare_plus::profile::Profile;
 use support::stream::sample_stream;
 use support::{load_fixture, load_times};

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use flare_plus::bus::vectors::VectorMessage;
-use flare_plus::features::Cell;
-use flare_plus::pipeline::features::series::{
+use flare_plus::features::series::{
     FeatureSeries, SeriesId, SeriesProgress, SeriesSettings, VectorStatus,
 };
+use flare_plus::features::Cell;
 use flare_plus::profile::Profile;
 use futures_util::StreamExt;
 use support::procs::{fixture_path, metric_sum, Proc, Stack};
@@ -168,7 +168,7 @@ fn two_workers_publish_exactly_what_one_worker_computes() {
     // handover window covers little when the workers' views change mid-run. A worker not
     // counting itself before its first heartbeat came back left 18 region vectors unpublished
     // once (fixed in membership::live_view); the window stays as margin on a loaded machine.
-    let c = cluster(&[("FLARE__FEATURES__HANDOVER_WINDOW_MINUTES", "3000")]);
+    let c = cluster(&[("FLARE__FEATURES__HANDOVER_WINDOW", "3000m")]);
     let mut a = c.worker("a");
     let mut b = c.worker("b");
     let mut replay = c.replay("max");
@@ -208,7 +208,7 @@ fn when_one_of_two_workers_dies_the_other_takes_over() {
     let reference = reference();
     // The replay goes at 20000x (30 days in ~2 min): failover (5 s) is ~28 h of data, inside
     // the 50 h handover window set here.
-    let c = cluster(&[("FLARE__FEATURES__HANDOVER_WINDOW_MINUTES", "3000")]);
+    let c = cluster(&[("FLARE__FEATURES__HANDOVER_WINDOW", "3000m")]);
     let mut a = c.worker("a");
     let mut b = c.worker("b");
     let mut replay = c.replay("20000x");

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use flare_plus::bus::vectors::VectorMessage;
-use flare_plus::bus::Observation;
+use flare_plus::bus::ObservationWire;
+use flare_plus::domain::Observation;
 use flare_plus::domain::{
     FlareCategory, FlareEvent, FlareSource, RegionObservation, XrayFeed, XrayObservation,
 };
@@ -932,8 +933,7 @@ fn hostile_messages_go_to_the_dlq_and_valid_ones_are_stored() {
     // Storage holds exactly the valid records.
     let store = rt
         .block_on(flare_plus::store::Store::connect(
-            &env.database_url,
-            &Default::default(),
+            &flare_plus::store::StoreConfig::for_url(&env.database_url),
         ))
         .unwrap();
     let (from, to) = (t("2024-04-01T00:00:00Z"), t("2024-06-01T00:00:00Z"));
@@ -1084,8 +1084,7 @@ fn a_batch_with_bad_records_dead_letters_only_those_records() {
     );
     let store = rt
         .block_on(flare_plus::store::Store::connect(
-            &env.database_url,
-            &Default::default(),
+            &flare_plus::store::StoreConfig::for_url(&env.database_url),
         ))
         .unwrap();
     let (from, to) = (t("2024-04-01T00:00:00Z"), t("2024-06-01T00:00:00Z"));

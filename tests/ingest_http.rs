@@ -10,7 +10,7 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use flare_plus::bus::Observation;
+use flare_plus::domain::Observation;
 use flare_plus::domain::{FlareEvent, FlareSource, RegionObservation, XrayFeed, XrayObservation};
 use flare_plus::sources::donki::parse_donki_flares;
 use flare_plus::sources::swpc_xray::parse_xrays;
@@ -48,15 +48,15 @@ impl Live {
                 "FLARE__SOURCES__XRAY__PRIMARY_URL".into(),
                 upstream.url(XRAYS),
             ),
-            ("FLARE__SOURCES__XRAY__INTERVAL_SECS".into(), "1".into()),
+            ("FLARE__SOURCES__XRAY__INTERVAL".into(), "1s".into()),
             ("FLARE__SOURCES__REGIONS__URL".into(), upstream.url(REGIONS)),
-            ("FLARE__SOURCES__REGIONS__INTERVAL_SECS".into(), "1".into()),
+            ("FLARE__SOURCES__REGIONS__INTERVAL".into(), "1s".into()),
             ("FLARE__SOURCES__DONKI__URL".into(), upstream.url(DONKI)),
-            ("FLARE__SOURCES__DONKI__INTERVAL_SECS".into(), "1".into()),
-            ("FLARE__HTTP_CLIENT__TIMEOUT_SECS".into(), "5".into()),
+            ("FLARE__SOURCES__DONKI__INTERVAL".into(), "1s".into()),
+            ("FLARE__HTTP_CLIENT__TIMEOUT".into(), "5s".into()),
             ("FLARE__HTTP_CLIENT__MAX_RETRIES".into(), "2".into()),
-            ("FLARE__HTTP_CLIENT__RETRY_BASE_MS".into(), "50".into()),
-            ("FLARE__HTTP_CLIENT__RETRY_MAX_MS".into(), "3000".into()),
+            ("FLARE__HTTP_CLIENT__RETRY_BASE".into(), "50ms".into()),
+            ("FLARE__HTTP_CLIENT__RETRY_MAX".into(), "3000ms".into()),
         ];
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let env = Env {
@@ -520,7 +520,7 @@ fn a_429_with_retry_after_is_retried_after_the_requested_wait() {
         }],
     );
     let mut env = XRAY_ONLY.to_vec();
-    env.push(("FLARE__SOURCES__XRAY__INTERVAL_SECS", "3"));
+    env.push(("FLARE__SOURCES__XRAY__INTERVAL", "3s"));
     let live = Live::start(upstream, &env);
     live.wait("429, 200, 304", || {
         let s = live.statuses(XRAYS);
@@ -561,7 +561,7 @@ fn a_response_slower_than_the_timeout_fails_the_poll_and_the_next_poll_recovers(
     upstream.script(XRAYS, [slow.clone(), slow.clone(), slow]);
     let mut env = XRAY_ONLY.to_vec();
     env.extend([
-        ("FLARE__HTTP_CLIENT__TIMEOUT_SECS", "1"),
+        ("FLARE__HTTP_CLIENT__TIMEOUT", "1s"),
         ("FLARE__HTTP_CLIENT__MAX_RETRIES", "1"),
     ]);
     let live = Live::start(upstream, &env);

@@ -14,8 +14,8 @@ use async_nats::jetstream::consumer::{self, DeliverPolicy};
 use chrono::{DateTime, Utc};
 use flare_plus::bus::vectors::{Values, VectorMessage};
 use flare_plus::domain::XrayFeed;
-use flare_plus::pipeline::features::series::VectorStatus;
-use flare_plus::store::{Store, StoreOptions};
+use flare_plus::features::series::VectorStatus;
+use flare_plus::store::{Store, StoreConfig};
 use futures_util::StreamExt;
 use support::db::{golden_flare_rows, sort_rows, FlareRow};
 use support::procs::{fixture_path, metric, metric_sum, Stack};
@@ -137,7 +137,7 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
 
     // Storage: exactly the sample's unique records.
     rt.block_on(async {
-        let store = Store::connect(&db_url, &StoreOptions::default())
+        let store = Store::connect(&StoreConfig::for_url(&db_url))
             .await
             .unwrap();
         let (from, to) = (
@@ -186,7 +186,7 @@ fn three_role_processes_replay_the_sample_into_postgres_and_features() {
             "{}",
             String::from_utf8_lossy(&status.stderr)
         );
-        let report = flare_plus::features::parity::compare_csv(
+        let report = support::parity::compare_csv(
             &support::read_text(&format!("golden/{golden}")),
             &std::fs::read_to_string(&out).unwrap(),
             &Default::default(),

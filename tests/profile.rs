@@ -27,8 +27,8 @@ fn flare_plus(dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env_remove("RUST_LOG")
         .env("FLARE__DATABASE__URL", db_url(dir))
-        .env("FLARE__LOGGING__SLOW_OPERATION_MS", "0")
-        .env("FLARE__DATABASE__SLOW_STATEMENT_MS", "0");
+        .env("FLARE__LOGGING__SLOW_OPERATION", "0ms")
+        .env("FLARE__DATABASE__SLOW_STATEMENT", "0ms");
     cmd
 }
 
@@ -374,7 +374,7 @@ fn the_slow_operation_warning_follows_the_configured_threshold() {
     let run = |ms: &str| {
         run_json(
             flare_plus(dir.path())
-                .env("FLARE__LOGGING__SLOW_OPERATION_MS", ms)
+                .env("FLARE__LOGGING__SLOW_OPERATION", format!("{ms}ms"))
                 .args(["profile", "--scenario", "hourly-backfill", "--input"])
                 .arg(sample()),
         )
@@ -400,7 +400,7 @@ fn the_slow_statement_threshold_switches_sqlx_warnings_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = run_json(
         flare_plus(dir.path())
-            .env("FLARE__DATABASE__SLOW_STATEMENT_MS", "1")
+            .env("FLARE__DATABASE__SLOW_STATEMENT", "1ms")
             .args(["profile", "--scenario", "ingestion", "--input"])
             .arg(sample()),
     );

@@ -570,7 +570,7 @@ fn secrets_never_reach_logs_errors_or_metrics_at_debug_level() {
     let common = [
         ("RUST_LOG", "debug"),
         ("FLARE__SOURCES__DONKI__API_KEY", NASA_KEY),
-        ("FLARE__DATABASE__ACQUIRE_TIMEOUT_MS", "2000"),
+        ("FLARE__DATABASE__ACQUIRE_TIMEOUT", "2000ms"),
     ];
     let nats_user = [
         ("FLARE__NATS__USER", "flare"),
@@ -654,9 +654,9 @@ fn secrets_never_reach_logs_errors_or_metrics_at_debug_level() {
             ("FLARE__SOURCES__XRAY__ENABLED", "false"),
             ("FLARE__SOURCES__REGIONS__ENABLED", "false"),
             ("FLARE__SOURCES__DONKI__URL", donki_url.as_str()),
-            ("FLARE__SOURCES__DONKI__INTERVAL_SECS", "1"),
+            ("FLARE__SOURCES__DONKI__INTERVAL", "1s"),
             ("FLARE__HTTP_CLIENT__MAX_RETRIES", "1"),
-            ("FLARE__HTTP_CLIENT__RETRY_BASE_MS", "10"),
+            ("FLARE__HTTP_CLIENT__RETRY_BASE", "10ms"),
         ],
     )
     .spawn("ingest", &["run", "--role", "ingest"]);

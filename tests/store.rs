@@ -8,7 +8,7 @@ use chrono::Duration as Minutes;
 use flare_plus::domain::{FlareEvent, FlareSource, XrayFeed, XrayObservation};
 use flare_plus::profile::Profile;
 use flare_plus::store::{
-    RecordKind, Store, StoreErrorKind, StoreOptions, TableCounts, WriteBatch, WriteStats,
+    RecordKind, Store, StoreConfig, StoreErrorKind, TableCounts, WriteBatch, WriteStats,
 };
 use support::db::{inspect, sort_rows, utc, FlareRow, TestDb};
 
@@ -296,8 +296,7 @@ async fn in_batch_duplicates_last_wins(db: TestDb) {
             xray(0, Some(3e-6)),
             xray(0, None),
         ],
-        regions: vec![],
-        flares: vec![],
+        ..Default::default()
     };
     let stats = store.write(&batch, Profile::FlarePlus).await.unwrap();
     assert_eq!(stats.superseded, 2);
@@ -356,6 +355,7 @@ async fn poison_records_are_isolated(db: TestDb) {
             .collect(),
         regions: support::load_regions().into_iter().take(20).collect(),
         flares: support::load_donki().into_iter().take(30).collect(),
+        ..Default::default()
     };
     batch.xrays[77].flux_long = Some(f64::NAN);
     batch.regions[13].mcintosh_class = Some("Dkc-too-long".to_string());
@@ -556,21 +556,20 @@ async fn migrations_and_errors(db: TestDb) {
     let store = db.store().await;
     store.migrate().await.unwrap();
     store.ping().await.unwrap();
-    let opts = StoreOptions {
+    let config = |url: &str| StoreConfig {
         acquire_timeout: Duration::from_millis(500),
-        ..StoreOptions::default()
+        ..StoreConfig::for_url(url)
     };
     let port = testkit::free_port();
-    let bad = Store::connect(
-        &format!("postgres://flare:hunter2@127.0.0.1:{port}/x"),
-        &opts,
-    )
+    let bad = Store::connect(&config(&format!(
+        "postgres://flare:hunter2@127.0.0.1:{port}/x"
+    )))
     .await
     .unwrap();
     let err = bad.ping().await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Unavailable);
     assert!(!format!("{err} {err:?}").contains("hunter2"));
-    let err = Store::connect("mysql://u:hunter2@h/d", &opts)
+    let err = Store::connect(&config("mysql://u:hunter2@h/d"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Config);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer;
 use flare_plus::domain::XrayFeed;
-use flare_plus::store::{Store, StoreOptions};
+use flare_plus::store::{Store, StoreConfig};
 use futures_util::StreamExt;
 use support::db::{golden_flare_rows, sort_rows, FlareRow};
 use support::procs::{fixture_path, metric, metric_sum, Proc, Stack};
@@ -110,7 +110,7 @@ impl Setup {
     /// The stored tables equal the sample's unique records exactly.
     fn assert_tables_exact(&self) {
         self.stack.rt.block_on(async {
-            let store = Store::connect(&self.db_url, &StoreOptions::default())
+            let store = Store::connect(&StoreConfig::for_url(&self.db_url))
                 .await
                 .unwrap();
             let (from, to) = (
@@ -200,7 +200,7 @@ fn a_writer_killed_mid_stream_and_restarted_leaves_the_clean_table() {
 
 #[test]
 fn postgres_down_for_20_seconds_loses_and_doubles_nothing() {
-    let mut s = setup(&[("FLARE__DATABASE__ACQUIRE_TIMEOUT_MS", "1000")]);
+    let mut s = setup(&[("FLARE__DATABASE__ACQUIRE_TIMEOUT", "1000ms")]);
     let mut writer = s.writer("writer");
     let pid = writer.child.pid().expect("pid");
     let names: Vec<String> = s.stack.rt.block_on(async {
@@ -268,4 +268,80 @@ fn postgres_down_for_20_seconds_loses_and_doubles_nothing() {
     assert!(retries >= 2.0, "{retries} retries counted");
     s.assert_tables_exact();
     assert_eq!(writer.terminate(), Some(0));
+}
+
+/// Runs `statements` on the test database.
+fn execute_sql(s: &Setup, statements: &[&str]) {
+    s.stack.rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&s.db_url).await.unwrap();
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(*statement))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    });
+}
+
+#[test]
+fn a_refused_permission_stops_the_writer_with_its_reason_and_loses_nothing() {
+    let s = setup(&[]);
+    let mut writer = s.writer("writer-1");
+    // From now on the database refuses flux rows as it refuses a role without the INSERT
+    // privilege (SQLSTATE 42501): retrying cannot help.
+    execute_sql(
+        &s,
+        &[
+            "CREATE FUNCTION deny() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'permission denied for table flare_goes_xray_flux' \
+             USING ERRCODE = '42501'; END $$",
+            "CREATE TRIGGER deny BEFORE INSERT ON flare_goes_xray_flux \
+             FOR EACH ROW EXECUTE FUNCTION deny()",
+        ],
+    );
+    let mut replay = s.replay();
+    let port = writer.port();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let body = loop {
+        match support::procs::http_get(port, "/readyz") {
+            Some((503, body)) if body.contains("writer stopped") => break body,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the writer never reported the fault:\n{}",
+            writer.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(body.contains("permission_denied"), "{body}");
+    assert!(
+        writer.child.is_running(),
+        "the role stopped, not the process"
+    );
+    // It stopped instead of retrying. Ingest is held back meanwhile: the stopped writer's
+    // backlog grows past `ingest.max_writer_backlog`, so nothing is lost or piles up.
+    let retries = metric_sum(&writer.metrics(), "pipeline_writer_retries_total", "code=");
+    assert_eq!(retries, 0.0, "a permanent error is not retried");
+    let stored_when_stopped = stored(&mut writer);
+    assert!(
+        writer
+            .log_text()
+            .contains("the writer cannot store anything until this is fixed"),
+        "{}",
+        writer.log_text()
+    );
+    // Fixed, and a new writer takes over: every record is stored once.
+    execute_sql(&s, &["DROP TRIGGER deny ON flare_goes_xray_flux"]);
+    assert_eq!(
+        stored(&mut writer),
+        stored_when_stopped,
+        "the stopped writer stored nothing more"
+    );
+    writer.terminate();
+    let mut second = s.writer("writer-2");
+    s.wait_all_stored(&mut replay, "after the fix");
+    s.assert_tables_exact();
+    assert_eq!(second.terminate(), Some(0));
 }

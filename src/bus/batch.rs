@@ -19,9 +19,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::codec::{content_hash, invalid, DecodeError, Observation};
+use super::codec::{content_hash, invalid, DecodeError, ObservationWire};
 use super::headers;
-use crate::domain::SCHEMA_VERSION;
+use crate::domain::{Observation, SCHEMA_VERSION};
 
 /// How large a batch may grow before it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,15 +29,6 @@ pub struct BatchLimits {
     pub max_records: usize,
     /// Payload bytes; must stay below the server's `max_payload` (1 MiB by default).
     pub max_bytes: usize,
-}
-
-impl Default for BatchLimits {
-    fn default() -> Self {
-        BatchLimits {
-            max_records: 500,
-            max_bytes: 256 * 1024,
-        }
-    }
 }
 
 const OPEN: &[u8] = b"{\"v\":1,\"batch\":[";
@@ -153,6 +144,9 @@ pub struct RejectedRecord {
 pub struct Decoded {
     /// The usable records, in message order.
     pub records: Vec<Observation>,
+    /// Each usable record's JSON as it is in the message (a slice of the payload, not a
+    /// copy): what a dead letter carries if the record is refused later.
+    pub raw: Vec<Bytes>,
     pub rejected: Vec<RejectedRecord>,
     /// The message was a batch (else a single record).
     pub is_batch: bool,
@@ -179,7 +173,7 @@ impl Decoded {
 /// Decodes an OBS message: a batch, or a single record. `Err` means the message as a whole is
 /// unusable (not JSON, unknown version, neither form); a batch's bad records are returned in
 /// [`Decoded::rejected`] beside the good ones.
-pub fn decode_message(payload: &[u8]) -> Result<Decoded, DecodeError> {
+pub fn decode_message(payload: &Bytes) -> Result<Decoded, DecodeError> {
     #[derive(Deserialize)]
     struct Head<'a> {
         v: u32,
@@ -196,21 +190,27 @@ pub fn decode_message(payload: &[u8]) -> Result<Decoded, DecodeError> {
     let Some(batch) = head.batch else {
         return Ok(Decoded {
             records: vec![Observation::decode(payload)?],
+            raw: vec![payload.clone()],
             rejected: Vec::new(),
             is_batch: false,
         });
     };
     let mut decoded = Decoded {
         records: Vec::with_capacity(batch.len()),
+        raw: Vec::with_capacity(batch.len()),
         rejected: Vec::new(),
         is_batch: true,
     };
     for (index, raw) in batch.into_iter().enumerate() {
+        let bytes = slice_of(payload, raw.get().as_bytes());
         match serde_json::from_str::<Observation>(raw.get()) {
-            Ok(observation) => decoded.records.push(observation),
+            Ok(observation) => {
+                decoded.records.push(observation);
+                decoded.raw.push(bytes);
+            }
             Err(e) => decoded.rejected.push(RejectedRecord {
                 index,
-                raw: Bytes::copy_from_slice(raw.get().as_bytes()),
+                raw: bytes,
                 error: invalid(e),
             }),
         }
@@ -218,10 +218,21 @@ pub fn decode_message(payload: &[u8]) -> Result<Decoded, DecodeError> {
     Ok(decoded)
 }
 
+/// `part` of `payload` without a copy (a borrowed record always lies inside its message; a
+/// copy is the safe answer should it not).
+fn slice_of(payload: &Bytes, part: &[u8]) -> Bytes {
+    let start = (part.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
+    if start <= payload.len() && part.len() <= payload.len() - start {
+        payload.slice(start..start + part.len())
+    } else {
+        Bytes::copy_from_slice(part)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::ProgressMark;
+    use crate::domain::ProgressMark;
     use crate::domain::{XrayFeed, XrayObservation};
     use chrono::{TimeZone, Utc};
 
@@ -236,6 +247,12 @@ mod tests {
             electron_contamination_long: None,
         })
     }
+
+    /// Limits of a test batch (the configured ones live in `[ingest]`).
+    const LIMITS: BatchLimits = BatchLimits {
+        max_records: 500,
+        max_bytes: 256 * 1024,
+    };
 
     fn build(records: &[Observation], limits: BatchLimits) -> Vec<OutboundMessage> {
         let mut builder = BatchBuilder::new(limits);
@@ -257,7 +274,7 @@ mod tests {
     #[test]
     fn a_batch_round_trips_in_order_and_ids_follow_the_content() {
         let records: Vec<Observation> = (0..7).map(xray).collect();
-        let messages = build(&records, BatchLimits::default());
+        let messages = build(&records, LIMITS);
         assert_eq!(messages.len(), 1);
         let m = &messages[0];
         assert_eq!(m.subject, "flare.obs.xrs");
@@ -279,13 +296,13 @@ mod tests {
             id.starts_with("batch:xrs:primary:2024-05-01T00:00:00Z:7#"),
             "{id}"
         );
-        assert_eq!(build(&records, BatchLimits::default())[0].msg_id, m.msg_id);
+        assert_eq!(build(&records, LIMITS)[0].msg_id, m.msg_id);
         let mut corrected = records.clone();
         if let Observation::Xray(x) = &mut corrected[3] {
             x.flux_long = Some(2e-7);
         }
         assert_ne!(
-            build(&corrected, BatchLimits::default())[0].msg_id,
+            build(&corrected, LIMITS)[0].msg_id,
             m.msg_id,
             "a correction makes another message"
         );
@@ -330,7 +347,7 @@ mod tests {
             end_of_input: false,
         });
         let mixed = vec![xray(0), xray(1), mark.clone(), xray(2)];
-        let messages = build(&mixed, BatchLimits::default());
+        let messages = build(&mixed, LIMITS);
         let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
         assert_eq!(
             subjects,
@@ -341,14 +358,14 @@ mod tests {
     #[test]
     fn single_records_still_decode_and_bad_records_are_singled_out() {
         let one = xray(5);
-        let decoded = decode_message(&one.encode()).unwrap();
+        let decoded = decode_message(&Bytes::from(one.encode())).unwrap();
         assert_eq!(decoded.records, vec![one.clone()]);
         assert!(!decoded.is_batch);
 
         let good = String::from_utf8(one.encode_record()).unwrap();
         let payload =
             format!(r#"{{"v":1,"batch":[{good},{{"kind":"xrs","data":{{}}}},7,{good}]}}"#);
-        let decoded = decode_message(payload.as_bytes()).unwrap();
+        let decoded = decode_message(&Bytes::copy_from_slice(payload.as_bytes())).unwrap();
         assert_eq!(decoded.records, vec![one.clone(), one]);
         assert_eq!(decoded.positions(), [0, 3]);
         let rejected: Vec<(usize, &[u8], &str)> = decoded
@@ -370,7 +387,12 @@ mod tests {
             (br#"{"v":2,"batch":[]}"#, "unknown_version"),
             (br#"{"batch":[]}"#, "invalid_record"),
         ] {
-            assert_eq!(decode_message(bad).unwrap_err().code(), code);
+            assert_eq!(
+                decode_message(&Bytes::copy_from_slice(bad))
+                    .unwrap_err()
+                    .code(),
+                code
+            );
         }
     }
 }

@@ -6,40 +6,8 @@ use async_nats::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::{headers, subjects};
-use chrono::{DateTime, Utc};
 
-use crate::domain::{FlareEvent, RegionObservation, XrayObservation, SCHEMA_VERSION};
-
-/// One observation as it travels on `flare.obs.*`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "data")]
-pub enum Observation {
-    #[serde(rename = "xrs")]
-    Xray(XrayObservation),
-    #[serde(rename = "region")]
-    Region(RegionObservation),
-    #[serde(rename = "flare")]
-    Flare(FlareEvent),
-    /// A watermark from ingest, in stream order with the records it covers.
-    #[serde(rename = "progress")]
-    Progress(ProgressMark),
-}
-
-/// "Everything of `source` up to `until` has been published." The detector's mark says every
-/// detected flare with a peak at or before `until` is on the stream (the feature actors use it
-/// to know when a tick is final); `end_of_input` closes a replay.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProgressMark {
-    pub source: String,
-    pub until: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub end_of_input: bool,
-}
-
-impl ProgressMark {
-    /// The detector's watermark source name.
-    pub const DETECTOR: &'static str = "detector";
-}
+use crate::domain::{Observation, SCHEMA_VERSION};
 
 #[derive(Serialize)]
 struct WireOut<'a> {
@@ -75,41 +43,26 @@ impl DecodeError {
     }
 }
 
-impl Observation {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Observation::Xray(_) => "xrs",
-            Observation::Region(_) => "region",
-            Observation::Flare(_) => "flare",
-            Observation::Progress(_) => "progress",
-        }
-    }
+/// The wire form of an [`Observation`]: the bus's encoding, subjects and message ids.
+pub trait ObservationWire: Sized {
+    /// The single-record message body, `{"v":1,"kind":...,"data":...}`.
+    fn encode(&self) -> Vec<u8>;
+    /// The record as it sits inside a batch ([`super::batch`]): `{"kind":...,"data":...}`.
+    fn encode_record(&self) -> Vec<u8>;
+    /// Decodes the single-record form. OBS consumers use [`super::batch::decode_message`],
+    /// which takes both forms.
+    fn decode(payload: &[u8]) -> Result<Self, DecodeError>;
+    /// The subject of the record's kind.
+    fn subject(&self) -> &'static str;
+    /// The message to publish: subject by kind, schema and entry time headers, and
+    /// `Nats-Msg-Id` = natural key + a hash of the content. Publishing the same record again
+    /// (every poll re-sends its overlap) is dropped by the stream; a corrected record (same
+    /// key, new values) gets through and the writer's upsert keeps the last one.
+    fn to_message(&self, entered_at: &str) -> OutboundMessage;
+}
 
-    pub fn subject(&self) -> &'static str {
-        match self {
-            Observation::Xray(_) => subjects::OBS_XRS,
-            Observation::Region(_) => subjects::OBS_REGION,
-            Observation::Flare(_) => subjects::OBS_FLARE,
-            Observation::Progress(_) => subjects::OBS_PROGRESS,
-        }
-    }
-
-    /// The de-duplication key: re-publishing the same record is harmless.
-    pub fn natural_key(&self) -> String {
-        match self {
-            Observation::Xray(x) => x.natural_key(),
-            Observation::Region(r) => r.natural_key(),
-            Observation::Flare(f) => f.natural_key(),
-            Observation::Progress(p) => format!(
-                "progress:{}:{}:{}",
-                p.source,
-                p.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                p.end_of_input
-            ),
-        }
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
+impl ObservationWire for Observation {
+    fn encode(&self) -> Vec<u8> {
         // Serialising plain data with string keys cannot fail.
         serde_json::to_vec(&WireOut {
             v: SCHEMA_VERSION,
@@ -118,15 +71,12 @@ impl Observation {
         .unwrap_or_default()
     }
 
-    /// The record as it sits inside a batch ([`super::batch`]): `{"kind":...,"data":...}`.
-    pub fn encode_record(&self) -> Vec<u8> {
+    fn encode_record(&self) -> Vec<u8> {
         // Serialising plain data with string keys cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// Decodes the single-record form. OBS consumers use [`super::batch::decode_message`],
-    /// which takes both forms.
-    pub fn decode(payload: &[u8]) -> Result<Observation, DecodeError> {
+    fn decode(payload: &[u8]) -> Result<Observation, DecodeError> {
         #[derive(Deserialize)]
         struct Version {
             v: u32,
@@ -143,11 +93,16 @@ impl Observation {
         Ok(wire.observation)
     }
 
-    /// The message to publish: subject by kind, schema and entry time headers, and
-    /// `Nats-Msg-Id` = natural key + a hash of the content. Publishing the same record again
-    /// (every poll re-sends its overlap) is dropped by the stream; a corrected record (same key,
-    /// new values) gets through and the writer's upsert keeps the last one.
-    pub fn to_message(&self, entered_at: &str) -> OutboundMessage {
+    fn subject(&self) -> &'static str {
+        match self {
+            Observation::Xray(_) => subjects::OBS_XRS,
+            Observation::Region(_) => subjects::OBS_REGION,
+            Observation::Flare(_) => subjects::OBS_FLARE,
+            Observation::Progress(_) => subjects::OBS_PROGRESS,
+        }
+    }
+
+    fn to_message(&self, entered_at: &str) -> OutboundMessage {
         let payload = self.encode();
         let mut h = HeaderMap::new();
         h.insert(
@@ -190,7 +145,7 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::XrayFeed;
+    use crate::domain::{XrayFeed, XrayObservation};
     use chrono::TimeZone;
 
     fn sample() -> Observation {

@@ -2,8 +2,8 @@
 
 use async_nats::{ConnectErrorKind, ConnectOptions};
 
+use super::config::NatsConfig;
 use super::error::{BusError, BusErrorKind};
-use crate::config::{redact_nats_url, NatsConfig};
 
 /// Connects with the configured servers and credentials. `name` shows in the server's
 /// connection list (the role).
@@ -16,11 +16,7 @@ use crate::config::{redact_nats_url, NatsConfig};
 pub async fn connect(cfg: &NatsConfig, name: &str) -> Result<async_nats::Client, BusError> {
     let options = options(cfg, name).await?;
     let urls = cfg.urls();
-    let shown = urls
-        .iter()
-        .map(|u| redact_nats_url(u))
-        .collect::<Vec<_>>()
-        .join(",");
+    let shown = cfg.url.redacted();
     let addrs: Vec<async_nats::ServerAddr> = urls
         .iter()
         .map(|u| u.parse::<async_nats::ServerAddr>())
@@ -91,7 +87,7 @@ fn caused_by_tls(e: &(dyn std::error::Error + 'static)) -> bool {
 async fn options(cfg: &NatsConfig, name: &str) -> Result<ConnectOptions, BusError> {
     let mut options = ConnectOptions::new()
         .name(format!("flare-plus-{name}"))
-        .connection_timeout(cfg.connect_timeout())
+        .connection_timeout(cfg.connect_timeout)
         .event_callback(|event| async move {
             match event {
                 async_nats::Event::Connected => tracing::info!("NATS connected"),

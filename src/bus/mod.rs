@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod codec;
+pub mod config;
 pub mod connect;
 pub mod embedded;
 pub mod error;
@@ -15,7 +16,8 @@ pub mod vectors;
 
 pub use batch::{decode_message, BatchBuilder, BatchLimits, Decoded, RejectedRecord};
 pub use checkpoint::Checkpoints;
-pub use codec::{DecodeError, Observation, ProgressMark};
+pub use codec::{DecodeError, ObservationWire};
+pub use config::{NatsConfig, ServerUrls};
 pub use connect::connect;
 pub use error::{BusError, BusErrorKind};
 pub use streams::{ensure_topology, Topology};

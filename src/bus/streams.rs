@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, stream};
 
+use super::config::NatsConfig;
 use super::error::{BusError, BusErrorKind};
 use super::subjects;
-use crate::config::NatsConfig;
 
 /// Observations (`flare.obs.>`). Full means full: publishers wait (DiscardNew), nothing is
 /// silently evicted before the writer and the feature actors saw it.
@@ -37,13 +37,9 @@ pub struct Topology {
     pub checkpoints: kv::Store,
 }
 
-fn hours(h: u64) -> Duration {
-    Duration::from_secs(h * 3600)
-}
-
 /// Stream configurations from the config (pure, so tests can check them).
 pub fn stream_configs(cfg: &NatsConfig) -> [stream::Config; 4] {
-    let duplicate_window = Duration::from_secs(cfg.duplicate_window_secs);
+    let duplicate_window = cfg.duplicate_window;
     [
         stream::Config {
             name: OBS.into(),
@@ -53,7 +49,7 @@ pub fn stream_configs(cfg: &NatsConfig) -> [stream::Config; 4] {
             retention: stream::RetentionPolicy::Limits,
             discard: stream::DiscardPolicy::New,
             max_bytes: cfg.obs_max_bytes,
-            max_age: hours(cfg.obs_max_age_hours),
+            max_age: cfg.obs_max_age,
             duplicate_window,
             num_replicas: cfg.replicas,
             ..Default::default()
@@ -65,7 +61,7 @@ pub fn stream_configs(cfg: &NatsConfig) -> [stream::Config; 4] {
             storage: stream::StorageType::File,
             discard: stream::DiscardPolicy::Old,
             max_bytes: cfg.features_max_bytes,
-            max_age: hours(cfg.features_max_age_hours),
+            max_age: cfg.features_max_age,
             duplicate_window,
             num_replicas: cfg.replicas,
             ..Default::default()
@@ -76,7 +72,7 @@ pub fn stream_configs(cfg: &NatsConfig) -> [stream::Config; 4] {
             subjects: vec![subjects::DLQ_ALL.into()],
             storage: stream::StorageType::File,
             discard: stream::DiscardPolicy::Old,
-            max_age: hours(cfg.dlq_max_age_hours),
+            max_age: cfg.dlq_max_age,
             duplicate_window,
             num_replicas: cfg.replicas,
             ..Default::default()
@@ -264,39 +260,18 @@ pub async fn worker_obs_consumer(
     })
 }
 
-/// A handle on the existing durable consumer `name` of OBS through `js` (e.g. a role's own
-/// connection).
-pub async fn obs_consumer_on(
+/// Opens durable consumer `name` of `stream` on `js` (a connection of the caller's choosing,
+/// such as an actor thread's), after the topology created it.
+pub async fn consumer_on(
     js: &jetstream::Context,
+    stream: &str,
     name: &str,
 ) -> Result<consumer::PullConsumer, BusError> {
     let topology = |e: String| BusError::new(BusErrorKind::Topology, e);
-    js.get_stream(OBS)
+    js.get_stream(stream)
         .await
-        .map_err(|e| topology(format!("cannot open stream {OBS}: {e}")))?
+        .map_err(|e| topology(format!("cannot open stream {stream}: {e}")))?
         .get_consumer(name)
         .await
-        .map_err(|e| topology(format!("cannot open consumer {name} on {OBS}: {e}")))
-}
-
-/// Samples a durable consumer's backlog every `every` into the consumer gauges, until
-/// `stop` resolves.
-pub async fn watch_consumer_backlog(
-    mut consumer: consumer::PullConsumer,
-    name: &'static str,
-    every: Duration,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    let mut tick = tokio::time::interval(every);
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Ok(info) = consumer.info().await {
-                    crate::pipeline::events::consumer_backlog(name, info.num_pending, info.num_ack_pending);
-                }
-            }
-            _ = &mut stop => break,
-        }
-    }
+        .map_err(|e| topology(format!("cannot open consumer {name} on {stream}: {e}")))
 }

@@ -29,8 +29,8 @@ use std::sync::OnceLock;
 
 use super::{headers, subjects};
 use crate::domain::SCHEMA_VERSION;
+use crate::features::series::{SeriesId, Vector, VectorStatus};
 use crate::features::{covariate_columns, feature_columns, Cell};
-use crate::pipeline::features::series::{SeriesId, Vector, VectorStatus};
 use crate::profile::Profile;
 
 /// How vectors are laid out on the wire (`features.vector_format`).

@@ -5,22 +5,39 @@
 
 use chrono::NaiveDate;
 
-use crate::config::Config;
 use crate::pipeline::ingest::backfill::{
     backfill, BackfillEvent, BackfillPlan, BackfillSource, BackfillSummary,
 };
 use crate::pipeline::ingest::replay::Speed;
+use crate::pipeline::Config;
 use crate::pipeline::Runtime;
 
+use super::exec::{in_actor_system, init_logging};
 use super::progress::Progress;
 
 /// The command's arguments.
-#[derive(Debug, Clone)]
+/// `flare-plus backfill`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
 pub struct BackfillArgs {
+    /// First day (UTC), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
     pub from: NaiveDate,
+    /// Last day (UTC, included), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
     pub to: NaiveDate,
+    /// A directory of daily directories, or an http(s) URL serving the same layout (a
+    /// missing file answers 404).
+    #[arg(long, value_name = "DIR|URL")]
     pub source: BackfillSource,
+    /// `max` (as fast as the pipeline accepts) or a factor of real time such as `60x`.
+    #[arg(long, default_value = "max")]
     pub speed: Speed,
+}
+
+/// Runs the backfill with progress and a summary.
+pub fn execute(config: Config, args: BackfillArgs) -> anyhow::Result<()> {
+    init_logging(&config.logging, false);
+    in_actor_system(run(config, args))
 }
 
 /// The whole `backfill` command.

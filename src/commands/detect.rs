@@ -7,7 +7,31 @@ use std::path::Path;
 use crate::detect::{detect_flares_in_observations, MergeRule};
 use crate::domain::{FlareCategory, FlareEvent, XrayFeed};
 use crate::features::csv::{push_py_float, push_timestamp};
+use crate::pipeline::Config;
 use crate::sources::files::{load_dir, FilesError};
+
+use super::exec::with_output;
+
+/// `flare-plus detect`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DetectArgs {
+    /// Directory of recorded upstream files (xrays*.json[.gz], ...).
+    #[arg(long, value_name = "DIR")]
+    pub input: std::path::PathBuf,
+    /// Output file (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Detects flares in the recorded X-ray files with the configured detector, as CSV.
+pub fn execute(config: &Config, args: &DetectArgs) -> anyhow::Result<()> {
+    let merge = config.merge_rule();
+    let found = with_output(args.out.as_deref(), |w| {
+        Ok(run(&args.input, config.detection.min_class, merge, w)?)
+    })?;
+    eprintln!("{found} flares detected");
+    Ok(())
+}
 
 /// flare-plus's detector output columns, in its order.
 pub const COLUMNS: &str =

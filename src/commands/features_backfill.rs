@@ -6,22 +6,40 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Config;
 use crate::pipeline::features::jobs::split;
 use crate::pipeline::features::series_settings;
+use crate::pipeline::Config;
 use crate::pipeline::Runtime;
 use actors::nats::{Publisher, PublisherConfig};
 
+use super::exec::{in_actor_system, init_logging};
 use super::progress::Progress;
+use super::times::time_arg;
 
-pub struct BackfillOptions {
+/// `flare-plus features backfill`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FeaturesBackfillArgs {
+    /// First tick (ISO time, UTC).
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
     pub from: DateTime<Utc>,
+    /// Last tick (ISO time, UTC).
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
     pub to: DateTime<Utc>,
+    /// Data time per job, in hours.
+    #[arg(long, default_value_t = 24)]
     pub job_hours: u32,
-    pub wait: bool,
+    /// Queue the jobs and return without waiting.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
-pub async fn run(config: Config, options: BackfillOptions) -> anyhow::Result<()> {
+/// Queues the jobs (and waits for them unless `--no-wait`).
+pub fn execute(config: Config, args: FeaturesBackfillArgs) -> anyhow::Result<()> {
+    init_logging(&config.logging, false);
+    in_actor_system(run(config, args))
+}
+
+pub async fn run(config: Config, options: FeaturesBackfillArgs) -> anyhow::Result<()> {
     anyhow::ensure!(options.from <= options.to, "--from must not be after --to");
     anyhow::ensure!(options.job_hours > 0, "--job-hours must be positive");
     let settings = series_settings(&config.features);
@@ -50,7 +68,7 @@ pub async fn run(config: Config, options: BackfillOptions) -> anyhow::Result<()>
         options.job_hours
     );
     let mut result = Ok(());
-    if options.wait {
+    if !options.no_wait {
         result = wait_for_jobs(&runtime, jobs.len()).await;
     }
     runtime.finish().await;

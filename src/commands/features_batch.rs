@@ -20,7 +20,74 @@ use crate::flare_events::materialize;
 use crate::profile::Profile;
 use crate::sources::files::{load_dir, FilesError};
 
+use super::exec::{on_current_thread, with_output};
 use super::times::{read_times, TimesError};
+use crate::pipeline::Config;
+
+/// `flare-plus features batch`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BatchArgs {
+    /// Directory of recorded upstream files (xrays*.json, solar_regions*.json, donki*.json).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "db",
+        conflicts_with = "db"
+    )]
+    pub input: Option<std::path::PathBuf>,
+    /// Read the stored tables of this database instead (sqlite:PATH or postgres://...).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// One ISO timestamp per line (UTC); rows come out in this order.
+    #[arg(long, value_name = "FILE")]
+    pub times: std::path::PathBuf,
+    /// Write the 65 time-varying covariates instead of the 83 features.
+    #[arg(long)]
+    pub covariates: bool,
+    /// Output file (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Computes the table from the files or the database and prints what it did to stderr.
+pub fn execute(config: &Config, args: &BatchArgs) -> anyhow::Result<()> {
+    let options = BatchOptions {
+        table: if args.covariates {
+            Table::Covariates
+        } else {
+            Table::Features
+        },
+        profile: config.features.profile,
+        merge: config.merge_rule(),
+        min_class: config.detection.min_class,
+    };
+    let s = with_output(args.out.as_deref(), |w| match (&args.input, &args.db) {
+        (Some(dir), _) => Ok(run_from_dir(dir, &args.times, &options, w)?),
+        (None, Some(url)) => Ok(on_current_thread(run_from_db(
+            url,
+            &args.times,
+            &options,
+            w,
+        ))??),
+        (None, None) => Err(anyhow::anyhow!("give --input DIR or --db URL")),
+    })?;
+    let skipped = match s.rejected_records {
+        0 => String::new(),
+        n => format!(", {n} malformed records skipped"),
+    };
+    eprintln!(
+        "{} rows ({} profile) from {} flux observations, {} region rows, {} flare events{skipped}; \
+         load {:.3} s, compute {:.3} s",
+        s.rows,
+        options.profile.as_str(),
+        s.flux_observations,
+        s.regions,
+        s.flare_events,
+        s.load_seconds,
+        s.compute_seconds
+    );
+    Ok(())
+}
 
 /// Which table to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,22 +138,33 @@ pub struct BatchInputs {
     pub flux: Vec<XrayObservation>,
     pub regions: Vec<RegionObservation>,
     pub flares: Vec<FlareEvent>,
+    /// Records parsed from files (0 from the database).
+    pub parsed_records: usize,
     pub rejected_records: usize,
+    /// Flares the detector found in the files' flux (0 from the database).
+    pub flares_detected: usize,
 }
 
 /// Parses the recorded files of `dir`, detects flares and builds flare-plus's flare_events
 /// table (detected + non-duplicate DONKI), as the pipeline does.
 pub fn inputs_from_dir(dir: &Path, options: &BatchOptions) -> Result<BatchInputs, BatchError> {
     let data = load_dir(dir, XrayFeed::Primary)?;
-    let mut candidates =
-        detect_flares_in_observations(&data.xrays, options.min_class, options.merge);
-    candidates.extend(data.donki);
-    let flares = materialize(&candidates, options.profile);
+    let parsed_records = data.xrays.len() + data.regions.len() + data.donki.len();
+    let (flares, flares_detected) = tracing::debug_span!("detect", samples = data.xrays.len())
+        .in_scope(|| {
+            let mut candidates =
+                detect_flares_in_observations(&data.xrays, options.min_class, options.merge);
+            let detected = candidates.len();
+            candidates.extend(data.donki);
+            (materialize(&candidates, options.profile), detected)
+        });
     Ok(BatchInputs {
         flux: data.xrays,
         regions: data.regions,
         flares,
+        parsed_records,
         rejected_records: data.rejected,
+        flares_detected,
     })
 }
 
@@ -101,7 +179,9 @@ pub async fn inputs_from_store(
             flux: Vec::new(),
             regions: Vec::new(),
             flares: Vec::new(),
+            parsed_records: 0,
             rejected_records: 0,
+            flares_detected: 0,
         });
     };
     let window = chrono::Duration::hours(i64::from(FeatureConfig::default().data_window_h()));
@@ -115,7 +195,9 @@ pub async fn inputs_from_store(
             flux,
             regions,
             flares,
+            parsed_records: 0,
             rejected_records: 0,
+            flares_detected: 0,
         })
     };
     let inputs = tracing::Instrument::instrument(read, span.clone()).await?;
@@ -128,8 +210,8 @@ pub async fn inputs_from_store(
 
 /// [`inputs_from_store`] on a connection opened for the purpose.
 pub async fn inputs_from_db(url: &str, times: &[DateTime<Utc>]) -> Result<BatchInputs, BatchError> {
-    use crate::store::{Store, StoreOptions};
-    let store = Store::connect(url, &StoreOptions::default()).await?;
+    use crate::store::{Store, StoreConfig};
+    let store = Store::connect(&StoreConfig::for_url(url)).await?;
     let inputs = inputs_from_store(&store, times).await;
     store.close().await;
     Ok(inputs?)

@@ -4,10 +4,8 @@
 
 use std::path::Path;
 
-use crate::config::Config;
 use crate::pipeline::ingest::replay::{replay, IngestRouter, ReplaySummary, Speed};
-use crate::pipeline::ingest::IngestRole;
-use crate::pipeline::Runtime;
+use crate::pipeline::{Config, Pipeline, Role, Runtime};
 use crate::sources::files::scan;
 use crate::sources::SourceKind;
 
@@ -66,15 +64,42 @@ pub fn describe(summary: &ReplaySummary) -> String {
 }
 
 /// The whole `replay` command.
-pub async fn run(config: Config, dir: &Path, speed: Speed) -> anyhow::Result<()> {
-    let kinds = kinds_in(dir)?;
+/// `flare-plus replay`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// Directory of recorded upstream files (xrays*.json, solar_regions*.json, donki*.json,
+    /// optionally .gz).
+    pub dir: std::path::PathBuf,
+    /// `max` (as fast as the pipeline accepts) or a factor of real time such as `60x`.
+    #[arg(long, default_value = "max")]
+    pub speed: Speed,
+}
+
+/// Replays the files with logging, progress and a summary.
+pub fn execute(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
+    super::exec::init_logging(&config.logging, false);
+    super::exec::in_actor_system(run(config, args))
+}
+
+/// Publishes the recorded files through this process's ingest actors and stops.
+pub async fn run(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
+    let kinds = kinds_in(&args.dir)?;
     let runtime = Runtime::start(config, "replay", true).await?;
     runtime.shutdown.listen_for_signals()?;
-    let ingest = IngestRole::start(&runtime, &kinds).await?;
-    runtime.roles_started.set(true);
-    let result = replay_with_progress(dir, speed, &ingest.router, &runtime.shutdown).await;
-    ingest.stop().await;
-    runtime.finish().await;
+    let pipeline = Pipeline::start(runtime, Role::Ingest, &kinds).await?;
+    let result = match &pipeline.ingest {
+        Some(ingest) => {
+            replay_with_progress(
+                &args.dir,
+                args.speed,
+                &ingest.router,
+                &pipeline.runtime.shutdown,
+            )
+            .await
+        }
+        None => Err(anyhow::anyhow!("no ingest actors started")),
+    };
+    pipeline.stop().await;
     let summary = result?;
     eprintln!("{}", describe(&summary));
     Ok(())

@@ -8,150 +8,86 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::bus::streams;
-use crate::config::Config;
 use crate::pipeline::features::FeaturesRole;
-use crate::pipeline::ingest::poller::{self, poll_specs};
+use crate::pipeline::ingest::poller::poll_specs;
 use crate::pipeline::ingest::replay::Speed;
-use crate::pipeline::ingest::IngestRole;
-use crate::pipeline::writer::WriterRole;
-use crate::pipeline::Runtime;
-use crate::sources::fetch::{install_crypto_provider, FetchConfig, Fetcher};
+use crate::pipeline::{Config, Pipeline, Role, Runtime};
 
 use super::progress::Progress;
 use super::replay::{describe, kinds_in, replay_with_progress};
 
-/// Which part of the pipeline this process runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Role {
-    All,
-    Ingest,
-    Writer,
-    Features,
-}
-
-impl Role {
-    fn name(self) -> &'static str {
-        match self {
-            Role::All => "all",
-            Role::Ingest => "ingest",
-            Role::Writer => "writer",
-            Role::Features => "features",
-        }
-    }
-    fn ingests(self) -> bool {
-        matches!(self, Role::All | Role::Ingest)
-    }
-    fn writes(self) -> bool {
-        matches!(self, Role::All | Role::Writer)
-    }
-    fn computes_features(self) -> bool {
-        matches!(self, Role::All | Role::Features)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
+/// `flare-plus run`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Which part to run in this process (all, ingest, writer, features); any number of
+    /// writer and features processes can join the same NATS.
+    #[arg(long, default_value = "all")]
     pub role: Role,
+    /// Replay recorded upstream files instead of (or, with --follow, before) live polling.
+    #[arg(long, value_name = "DIR")]
     pub replay: Option<PathBuf>,
+    /// Replay speed: `max` or a factor of real time such as `60x`.
+    #[arg(long, default_value = "max")]
     pub speed: Speed,
+    /// After the replay, keep running and poll the live feeds.
+    #[arg(long)]
     pub follow: bool,
 }
 
+/// Runs the pipeline as `args` say, with logging, until done or stopped.
+pub fn execute(config: Config, args: RunArgs) -> anyhow::Result<()> {
+    super::exec::init_logging(&config.logging, false);
+    super::exec::in_actor_system(run(config, args))
+}
+
 /// The whole `run` command.
-pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
-    let role = options.role;
+pub async fn run(config: Config, args: RunArgs) -> anyhow::Result<()> {
+    let role = args.role;
     let started = Instant::now();
     let runtime = Runtime::start(config, role.name(), role == Role::All).await?;
     runtime.shutdown.listen_for_signals()?;
     tracing::info!(role = role.name(), http = %runtime.http_addr, "started");
-
-    let writer = if role.writes() {
-        Some(WriterRole::start(&runtime).await?)
-    } else {
-        None
-    };
-    let features = if role.computes_features() {
-        Some(FeaturesRole::start(&runtime).await?)
-    } else {
-        None
-    };
-    let live = options.replay.is_none() || options.follow;
-    let mut kinds = match &options.replay {
+    let live = args.replay.is_none() || args.follow;
+    let mut kinds = match &args.replay {
         Some(dir) if role.ingests() => kinds_in(dir)?,
         _ => Vec::new(),
     };
-    let specs = if role.ingests() && live {
-        poll_specs(&runtime.config)
-    } else {
-        Vec::new()
-    };
-    for spec in &specs {
-        if !kinds.contains(&spec.kind) {
-            kinds.push(spec.kind);
+    if role.ingests() && live {
+        for spec in poll_specs(&runtime.config) {
+            if !kinds.contains(&spec.kind) {
+                kinds.push(spec.kind);
+            }
         }
     }
-    let ingest = if role.ingests() {
-        Some(IngestRole::start(&runtime, &kinds).await?)
-    } else {
-        None
-    };
-    runtime.roles_started.set(true);
+    let pipeline = Pipeline::start(runtime, role, &kinds).await?;
 
     let mut outcome: anyhow::Result<()> = Ok(());
-    if let (Some(dir), Some(ingest)) = (&options.replay, &ingest) {
-        match replay_with_progress(dir, options.speed, &ingest.router, &runtime.shutdown).await {
+    if let (Some(dir), Some(ingest)) = (&args.replay, &pipeline.ingest) {
+        let runtime = &pipeline.runtime;
+        match replay_with_progress(dir, args.speed, &ingest.router, &runtime.shutdown).await {
             Ok(summary) => {
                 eprintln!("{}", describe(&summary));
-                if role == Role::All && !options.follow && !summary.interrupted {
-                    outcome =
-                        wait_until_stored_and_final(&runtime, features.as_ref(), summary.records)
-                            .await;
+                if role == Role::All && !args.follow && !summary.interrupted {
+                    outcome = wait_until_stored_and_final(
+                        runtime,
+                        pipeline.features.as_ref(),
+                        summary.records,
+                    )
+                    .await;
                 }
             }
             Err(e) => outcome = Err(e),
         }
     }
-    if let Some(ingest) = &ingest {
-        if !specs.is_empty() {
-            install_crypto_provider();
-            let fetcher = Fetcher::new(FetchConfig::from(&runtime.config.http_client))?;
-            for spec in specs {
-                let Some(actor) = ingest.router.actors.get(&spec.kind).cloned() else {
-                    continue;
-                };
-                let checkpoints =
-                    crate::bus::Checkpoints::new(runtime.topology.checkpoints.clone());
-                tracing::info!(source = spec.kind.source(), every = ?spec.interval, "polling");
-                runtime.shutdown.spawn(poller::run(
-                    spec,
-                    fetcher.clone(),
-                    actor,
-                    checkpoints,
-                    runtime.shutdown.clone(),
-                ));
-            }
-        }
+    if live {
+        pipeline.poll_live()?;
     }
-    let keep_running =
-        live || (options.replay.is_none()) || (role != Role::All && role != Role::Ingest);
+    let keep_running = live || !matches!(role, Role::All | Role::Ingest);
     if keep_running && outcome.is_ok() {
         tracing::info!("running; Ctrl-C to stop");
-        runtime.shutdown.cancelled().await;
+        pipeline.runtime.shutdown.cancelled().await;
     }
-
-    // Orderly stop: sources stop pulling and their actors finish; then the roles flush and
-    // checkpoint; then NATS drains.
-    let drained = runtime.drain().await;
-    if let Some(features) = features {
-        features.stop().await;
-    }
-    if let Some(writer) = writer {
-        writer.stop().await;
-    }
-    if let Some(ingest) = ingest {
-        ingest.stop().await;
-    }
-    runtime.close().await;
+    let drained = pipeline.stop().await;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "stopped");
     outcome?;
     anyhow::ensure!(

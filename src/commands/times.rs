@@ -49,3 +49,8 @@ pub fn read_times(path: &Path) -> Result<Vec<DateTime<Utc>>, TimesError> {
     }
     Ok(times)
 }
+
+/// A `--from`/`--to` time argument (clap's value parser): ISO, UTC when no zone is given.
+pub fn time_arg(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_timestamp(text).map_err(|e| format!("{text:?}: {e}"))
+}

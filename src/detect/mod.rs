@@ -12,6 +12,7 @@
 //! was latest within +-6 h, which is not the flaring region).
 
 pub mod classify;
+pub mod config;
 mod merge;
 pub mod peaks;
 pub mod span;
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{FlareCategory, FlareEvent, FlareSource, XrayObservation};
 
 pub use classify::{classify, detection_threshold, FlareClass};
+pub use config::{DetectionConfig, MergeRuleChoice};
 pub use merge::MergeRule;
 pub use stream::{StreamConfig, StreamDetector};
 

@@ -5,10 +5,14 @@
 //! where a table exists (spec section 3), so a reader of either can map one to the other.
 
 mod flare;
+mod observation;
+mod records;
 mod region;
 mod xray;
 
 pub use flare::{FlareCategory, FlareEvent, FlareSource};
+pub use observation::{Observation, ProgressMark};
+pub use records::Records;
 pub use region::RegionObservation;
 pub use xray::{DataQuality, XrayFeed, XrayObservation};
 

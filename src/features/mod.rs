@@ -9,7 +9,8 @@
 //! - [`flux`], [`rate`]: the feature flux block. [`complexity`], [`regions`]: region rows.
 //! - [`flares`]: flare store, weighted counts, flare history. [`covariates`]: survival covariates.
 //! - [`schema`]: column names and cells. [`engine`]: the engine. [`batch`]: the batch driver.
-//! - [`csv`]: golden-style CSV output. [`parity`]: the golden comparison (parity_check.py).
+//! - [`series`]: the streaming series: provisional and final vectors per tick.
+//! - [`csv`]: golden-style CSV output.
 
 pub mod batch;
 pub mod complexity;
@@ -19,10 +20,10 @@ pub mod engine;
 pub mod exact;
 pub mod flares;
 pub mod flux;
-pub mod parity;
 pub mod rate;
 pub mod regions;
 pub mod schema;
+pub mod series;
 pub mod window;
 
 pub use batch::{

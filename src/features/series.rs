@@ -26,9 +26,8 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::bus::{Observation, ProgressMark};
-use crate::domain::{FlareEvent, XrayFeed, XrayObservation};
-use crate::features::{CovariateRow, EngineError, FeatureConfig, FeatureEngine, FeatureRow};
+use super::{CovariateRow, EngineError, FeatureConfig, FeatureEngine, FeatureRow};
+use crate::domain::{FlareEvent, Observation, ProgressMark, XrayFeed, XrayObservation};
 use crate::flare_events::{dedup_window, FlareEventSet};
 use crate::profile::Profile;
 
@@ -111,6 +110,8 @@ pub struct FeatureSeries {
     /// The first flux time seen: ticks start there when there is no progress yet.
     first_flux: Option<DateTime<Utc>>,
     flux_watermark: Option<DateTime<Utc>>,
+    /// (short, long) band of the newest primary flux sample, for the live flux gauge.
+    newest_flux: Option<(Option<f64>, Option<f64>)>,
     /// Flux not yet in the final engine, by time. The stream can carry flux out of data-time
     /// order (a publish retried after a nats-server restart lands behind later ones); the
     /// final engine takes it in time order, just before it evaluates a tick. Bounded by the
@@ -151,6 +152,7 @@ impl FeatureSeries {
             flares: FlareEventSet::new(settings.profile),
             first_flux: None,
             flux_watermark: None,
+            newest_flux: None,
             final_flux: BTreeMap::new(),
             finals_fed: None,
             detector_mark: None,
@@ -171,6 +173,11 @@ impl FeatureSeries {
 
     pub fn flux_watermark(&self) -> Option<DateTime<Utc>> {
         self.flux_watermark
+    }
+
+    /// (short, long) flux of the newest primary sample taken, W/m^2.
+    pub fn newest_flux(&self) -> Option<(Option<f64>, Option<f64>)> {
+        self.newest_flux
     }
 
     /// True once an end-of-input mark arrived and every tick up to the last flux is final.
@@ -219,7 +226,7 @@ impl FeatureSeries {
                     // Cannot be refused: primary feed, time strictly after the last one.
                     let _ = self.provisional.push_flux(x);
                     self.flux_watermark = Some(x.time);
-                    crate::pipeline::events::latest_flux(x.flux_short, x.flux_long);
+                    self.newest_flux = Some((x.flux_short, x.flux_long));
                 }
                 self.first_flux = Some(self.first_flux.map_or(x.time, |f| f.min(x.time)));
                 self.stats.flux += 1;

@@ -70,6 +70,15 @@ pub fn write_retried(code: &'static str, error: &str, attempt: u32) {
     tracing::warn!(code, attempt, error, "batch write failed; retrying");
 }
 
+/// A batch write failed in a way retrying cannot fix: the writer role stops.
+pub fn writer_stopped(code: &'static str, error: &str) {
+    tracing::error!(
+        code,
+        error,
+        "the writer cannot store anything until this is fixed; it stops, and what it held goes back to the stream"
+    );
+}
+
 /// A record reached a stage (`stored`, `feature_published`): time since it entered.
 pub fn end_to_end(stage: &'static str, seconds: f64) {
     histogram!(m::END_TO_END_SECONDS, "stage" => stage).record(seconds);

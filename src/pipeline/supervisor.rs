@@ -13,23 +13,39 @@ use actors::telemetry::{self, Telemetry};
 use actors::Shutdown;
 
 use crate::bus::embedded::{self, EmbeddedNats};
-use crate::bus::{self, BusErrorKind, Topology};
-use crate::config::Config;
+use crate::bus::{self, BusError, BusErrorKind, Topology};
+use crate::pipeline::Config;
 
-/// Why the process could not start. Each says what to fix.
+/// Why the process (or one of its roles) could not start. Each says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot install the metrics recorder: {0}")]
     Telemetry(#[from] actors::telemetry::TelemetryError),
+    #[error("{0} (set http.listen or FLARE__HTTP__LISTEN)")]
+    ListenAddress(String),
     #[error("cannot serve HTTP on {addr}: {source} (set http.listen or FLARE__HTTP__LISTEN)")]
     Http {
         addr: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Config(String),
+    #[error("{0}; and no nats-server on PATH to start one (install it, e.g. apt-get install nats-server)")]
+    NoNatsServer(BusError),
     #[error(transparent)]
-    Bus(#[from] crate::bus::BusError),
+    Bus(#[from] BusError),
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("feature engine: {0}")]
+    Engine(#[from] crate::features::EngineError),
+    #[error("rebuilding the feature state from the stream: {0}")]
+    Rebuild(#[from] crate::pipeline::features::core::FeatureError),
+    #[error("ingest: {0}")]
+    Ingest(#[from] crate::pipeline::ingest::core::IngestError),
+    #[error("the {0} actor thread stopped while connecting")]
+    ThreadGone(&'static str),
+    #[error("cannot listen for SIGINT/SIGTERM: {0}")]
+    Signals(std::io::Error),
+    #[error("the HTTP client for the live feeds: {0}")]
+    Fetch(#[from] crate::sources::fetch::FetchError),
 }
 
 /// The shared pieces of a running process.
@@ -67,7 +83,10 @@ impl Runtime {
         // while NATS and the topology are still coming up.
         let roles_started = readiness.add_flag("roles started");
         let http_stop = Shutdown::new();
-        let addr = config.http.listen_addr().map_err(StartError::Config)?;
+        let addr = config
+            .http
+            .listen_addr()
+            .map_err(StartError::ListenAddress)?;
         let stop = http_stop.clone();
         let endpoint =
             actors::http::serve(addr, telemetry.clone(), readiness.clone(), async move {
@@ -116,7 +135,7 @@ impl Runtime {
     pub async fn drain(&self) -> bool {
         self.readiness.set_draining();
         self.shutdown.trigger();
-        let limit = self.config.shutdown.limit();
+        let limit = self.config.shutdown.limit;
         let finished = self.shutdown.wait_finished(limit).await;
         if !finished {
             tracing::error!(
@@ -137,7 +156,7 @@ impl Runtime {
         {
             tracing::warn!(error = %e, "draining the NATS client failed");
         }
-        let delay = Duration::from_millis(self.config.shutdown.final_scrape_delay_ms);
+        let delay = self.config.shutdown.final_scrape_delay;
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
@@ -171,9 +190,7 @@ async fn connect_nats(
         {
             let urls = config.nats.urls();
             let Some(binary) = embedded::find_nats_server() else {
-                return Err(StartError::Config(format!(
-                    "{e}; and no nats-server on PATH to start one (install it, e.g. apt-get install nats-server)"
-                )));
+                return Err(StartError::NoNatsServer(e));
             };
             let url = urls.first().cloned().unwrap_or_default();
             let server = embedded::start(&binary, &url, &config.nats.embedded_store_dir).await?;

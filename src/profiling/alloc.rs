@@ -1,23 +1,29 @@
 //! A counting global allocator: the system allocator plus two process-wide counters, the
-//! bytes currently allocated and the highest value that reached since the last
-//! [`reset_peak`]. It is the Rust side of Python's `tracemalloc` figures (current and peak
-//! traced memory), but always on: the binary declares it as `#[global_allocator]`, so it must
-//! stay cheap. An allocation costs one relaxed `fetch_add` plus a relaxed load of the peak (a
-//! compare-and-swap only when a new peak is reached); a free costs one `fetch_sub`.
+//! bytes allocated (net) since counting began and the highest value that reached since the
+//! last [`reset_peak`]. It is the Rust side of Python's `tracemalloc` figures (current and
+//! peak traced memory). The binary declares it as `#[global_allocator]`, but it counts only
+//! after [`enable`] (the profile command calls it first thing): until then an allocation
+//! costs one relaxed load of a flag that never changes, so the product pays nothing for it.
 //!
-//! The counters are statics of this module, so library code ([`crate::commands::profile`])
+//! The counters are statics of this module, so library code (the profile command)
 //! reads them whichever binary installed the allocator. In a binary that did not install it
-//! (the integration tests), [`is_active`] is false and the figures are reported as missing.
+//! (the integration tests), [`enable`] finds nothing counted and [`is_active`] stays false:
+//! the figures are reported as missing.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
-/// Bytes allocated and not yet freed (requested sizes, not the allocator's rounding).
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-/// Highest [`CURRENT`] since start or the last [`reset_peak`].
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Set once by [`enable`]; read on every allocation.
+static COUNTING: AtomicBool = AtomicBool::new(false);
+/// Whether [`enable`] saw its probe allocation counted (the allocator is installed).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Bytes allocated and not yet freed since counting began (requested sizes). Signed: a block
+/// allocated before [`enable`] and freed after it counts only its free.
+static CURRENT: AtomicIsize = AtomicIsize::new(0);
+/// Highest [`CURRENT`] since counting began or the last [`reset_peak`].
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
-/// The system allocator, counted. Declare it in a binary:
+/// The system allocator, counted once [`enable`]d. Declare it in a binary:
 ///
 /// ```ignore
 /// #[global_allocator]
@@ -28,6 +34,10 @@ pub struct CountingAlloc;
 
 #[inline]
 fn grew(by: usize) {
+    if !COUNTING.load(Ordering::Relaxed) {
+        return;
+    }
+    let by = isize::try_from(by).unwrap_or(isize::MAX);
     let now = CURRENT.fetch_add(by, Ordering::Relaxed).wrapping_add(by);
     // Most allocations do not set a new peak: a plain load keeps them off the CAS loop.
     if now > PEAK.load(Ordering::Relaxed) {
@@ -37,7 +47,9 @@ fn grew(by: usize) {
 
 #[inline]
 fn shrank(by: usize) {
-    CURRENT.fetch_sub(by, Ordering::Relaxed);
+    if COUNTING.load(Ordering::Relaxed) {
+        CURRENT.fetch_sub(isize::try_from(by).unwrap_or(isize::MAX), Ordering::Relaxed);
+    }
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged and returns
@@ -86,28 +98,40 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 }
 
-/// Bytes currently allocated through [`CountingAlloc`].
-pub fn current() -> usize {
-    CURRENT.load(Ordering::Relaxed)
+/// Starts counting. Returns whether this process's global allocator is [`CountingAlloc`]
+/// (a probe allocation is counted); the answer stays in [`is_active`].
+pub fn enable() -> bool {
+    COUNTING.store(true, Ordering::Relaxed);
+    let before = CURRENT.load(Ordering::Relaxed);
+    let probe = std::hint::black_box(vec![0u8; 64]);
+    let active = CURRENT.load(Ordering::Relaxed) > before;
+    drop(probe);
+    ACTIVE.store(active, Ordering::Relaxed);
+    active
 }
 
-/// Highest [`current`] since start or since the last [`reset_peak`].
+/// Bytes allocated through [`CountingAlloc`] and not freed since counting began (never
+/// below zero).
+pub fn current() -> usize {
+    usize::try_from(CURRENT.load(Ordering::Relaxed)).unwrap_or(0)
+}
+
+/// Highest [`current`] since counting began or since the last [`reset_peak`].
 pub fn peak() -> usize {
-    PEAK.load(Ordering::Relaxed)
+    usize::try_from(PEAK.load(Ordering::Relaxed)).unwrap_or(0)
 }
 
 /// Starts a new peak window at the current figure (one per profile scenario). Returns the
 /// current bytes, the window's baseline.
 pub fn reset_peak() -> usize {
-    let now = current();
+    let now = CURRENT.load(Ordering::Relaxed);
     PEAK.store(now, Ordering::Relaxed);
-    now
+    usize::try_from(now).unwrap_or(0)
 }
 
-/// Whether [`CountingAlloc`] is this process's global allocator: any running Rust process
-/// has allocated something by the time it asks, so a zero count means "not installed".
+/// Whether [`enable`] found [`CountingAlloc`] installed as the global allocator.
 pub fn is_active() -> bool {
-    current() > 0
+    ACTIVE.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]
@@ -121,6 +145,7 @@ mod tests {
         // Other tests in this binary never touch the statics (only this one calls
         // CountingAlloc), so exact deltas hold.
         let a = CountingAlloc;
+        COUNTING.store(true, Ordering::Relaxed);
         let base = reset_peak();
         let layout = Layout::from_size_align(1 << 20, 8).expect("valid layout");
         // SAFETY: non-zero layout; every pointer is freed below with its current layout.

@@ -5,7 +5,7 @@
 //! - [`process`]: peak resident memory (`VmHWM`, resettable through `/proc/self/clear_refs`)
 //!   and CPU time (`getrusage`), read from the kernel rather than estimated.
 //! - [`spans`]: a tracing layer that times spans: per-name totals for the profile's stage
-//!   table, and the `logging.slow_operation_ms` warning in normal runs.
+//!   table, and the `logging.slow_operation` warning in normal runs.
 
 pub mod alloc;
 pub mod process;

@@ -4,7 +4,7 @@
 //!   (load, parse, detect, features, write; fetch and publish in the pipeline) into a
 //!   [`StageTable`] while it is recording. This is the Rust equivalent of cProfile's
 //!   cumulative time per function, at the granularity of the pipeline's stages.
-//! - **Slow operations** (normal runs, `logging.slow_operation_ms` > 0): a warning when a span
+//! - **Slow operations** (normal runs, `logging.slow_operation` above zero): a warning when a span
 //!   closes after longer than the threshold, with the span's fields (source, URL, record and
 //!   batch counts), so one slow fetch or batch write is visible without a profiler.
 //!
@@ -131,10 +131,10 @@ pub struct SpanTimer {
 }
 
 impl SpanTimer {
-    /// `slow_operation_ms` 0 disables the warning; `stages` receives per-name totals.
+    /// A zero `slow_operation` disables the warning; `stages` receives per-name totals.
     /// None when there is nothing to do: the binary then installs no layer.
-    pub fn new(slow_operation_ms: u64, stages: Option<Arc<StageTable>>) -> Option<SpanTimer> {
-        let slow = (slow_operation_ms > 0).then(|| Duration::from_millis(slow_operation_ms));
+    pub fn new(slow_operation: Duration, stages: Option<Arc<StageTable>>) -> Option<SpanTimer> {
+        let slow = (!slow_operation.is_zero()).then_some(slow_operation);
         (slow.is_some() || stages.is_some()).then_some(SpanTimer { slow, stages })
     }
 }
@@ -285,7 +285,8 @@ mod tests {
             .with_ansi(false)
             .with_writer(logs.clone())
             .with_filter(LevelFilter::INFO);
-        let timer = SpanTimer::new(slow_ms, stages).map(|t| t.with_filter(span_filter()));
+        let timer = SpanTimer::new(Duration::from_millis(slow_ms), stages)
+            .map(|t| t.with_filter(span_filter()));
         let subscriber = tracing_subscriber::registry().with(fmt).with(timer);
         tracing::subscriber::with_default(subscriber, work);
         let bytes = logs.0.lock().expect("log buffer").clone();
@@ -319,7 +320,7 @@ mod tests {
     #[test]
     fn no_warning_under_the_threshold_or_when_off() {
         assert_eq!(logged(60_000, None, slow_work), "");
-        assert!(SpanTimer::new(0, None).is_none());
+        assert!(SpanTimer::new(Duration::ZERO, None).is_none());
         assert_eq!(logged(0, None, slow_work), "");
     }
 

@@ -7,12 +7,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::domain::{FlareEvent, RegionObservation, XrayFeed, XrayObservation};
-use crate::sources::donki::parse_donki_flares;
-use crate::sources::parse_error::{Parsed, PayloadError};
-use crate::sources::swpc_regions::parse_regions;
-use crate::sources::swpc_xray::parse_xrays;
-use crate::sources::{SourceKind, MAX_PAYLOAD_BYTES};
+use crate::domain::{FlareEvent, Records, RegionObservation, XrayFeed, XrayObservation};
+use crate::sources::parse_error::PayloadError;
+use crate::sources::{parse_payload, ParsedPayload, SourceKind, MAX_PAYLOAD_BYTES};
 
 /// Classifies a file by name; None for files that are not upstream payloads.
 pub fn kind_of(path: &Path) -> Option<SourceKind> {
@@ -40,14 +37,6 @@ pub fn kind_of(path: &Path) -> Option<SourceKind> {
 pub struct RecordedFile {
     pub path: PathBuf,
     pub kind: SourceKind,
-}
-
-/// A recorded file, parsed.
-#[derive(Debug)]
-pub enum ParsedFile {
-    Xrays(Parsed<XrayObservation>),
-    Regions(Parsed<RegionObservation>),
-    Donki(Parsed<FlareEvent>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,52 +113,96 @@ pub const MAX_RECORDED_BYTES: usize = 2 << 30;
 const STREAM_ABOVE_PLAIN: u64 = 48 << 20;
 const STREAM_ABOVE_GZIP: u64 = 3 << 20;
 
-/// Parses a recorded file with the parser of its kind.
-pub fn parse(file: &RecordedFile) -> Result<ParsedFile, FilesError> {
-    if let SourceKind::Xrays(feed) = file.kind {
-        let io = |source| FilesError::Io {
-            path: file.path.clone(),
-            source,
-        };
-        let size = std::fs::metadata(&file.path).map_err(io)?.len();
-        let gz = file
-            .path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        if size
-            > if gz {
-                STREAM_ABOVE_GZIP
-            } else {
-                STREAM_ABOVE_PLAIN
-            }
-        {
-            let handle = std::io::BufReader::new(std::fs::File::open(&file.path).map_err(io)?);
-            let reader: Box<dyn Read> = if gz {
-                Box::new(flate2::read::GzDecoder::new(handle))
-            } else {
-                Box::new(handle)
-            };
-            let parsed = crate::sources::swpc_xray::parse_xrays_reader_limited(
-                reader,
-                feed,
-                MAX_RECORDED_BYTES,
-            )
+/// Parses a recorded file with the parser of its kind. One `load` span (reading) and one
+/// `parse` span per file (the stages of `flare-plus profile` and the slow-operation log);
+/// a large X-ray file is read and parsed as one stream, under `parse` alone.
+pub fn parse(file: &RecordedFile) -> Result<ParsedPayload, FilesError> {
+    let name = file
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Each span opens when its work starts: the stages must not overlap.
+    let parse_span = |bytes: Option<usize>| {
+        tracing::debug_span!(
+            "parse",
+            source = file.kind.source(),
+            file = %name,
+            bytes,
+            records = tracing::field::Empty
+        )
+    };
+    let (span, parsed) = match streamed(file)? {
+        Some((feed, reader)) => {
+            let span = parse_span(None);
+            let parsed = span.in_scope(|| parse_stream(file, feed, reader))?;
+            (span, parsed)
+        }
+        None => {
+            let bytes =
+                tracing::debug_span!("load", file = %name).in_scope(|| read_payload(&file.path))?;
+            let span = parse_span(Some(bytes.len()));
+            let parsed = span
+                .in_scope(|| parse_payload(file.kind, &bytes))
+                .map_err(|source| FilesError::Payload {
+                    path: file.path.clone(),
+                    source,
+                })?;
+            (span, parsed)
+        }
+    };
+    span.record("records", parsed.records.len());
+    Ok(parsed)
+}
+
+/// A large X-ray file's feed and a reader over its (decompressed) text.
+type Stream = (XrayFeed, Box<dyn Read>);
+
+/// A reader over `file` (and its feed) when it is an X-ray file too large to hold as text.
+fn streamed(file: &RecordedFile) -> Result<Option<Stream>, FilesError> {
+    let SourceKind::Xrays(feed) = file.kind else {
+        return Ok(None);
+    };
+    let io = |source| FilesError::Io {
+        path: file.path.clone(),
+        source,
+    };
+    let size = std::fs::metadata(&file.path).map_err(io)?.len();
+    let gz = file
+        .path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let limit = if gz {
+        STREAM_ABOVE_GZIP
+    } else {
+        STREAM_ABOVE_PLAIN
+    };
+    if size <= limit {
+        return Ok(None);
+    }
+    let handle = std::io::BufReader::new(std::fs::File::open(&file.path).map_err(io)?);
+    let reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::GzDecoder::new(handle))
+    } else {
+        Box::new(handle)
+    };
+    Ok(Some((feed, reader)))
+}
+
+fn parse_stream(
+    file: &RecordedFile,
+    feed: XrayFeed,
+    reader: Box<dyn Read>,
+) -> Result<ParsedPayload, FilesError> {
+    let parsed =
+        crate::sources::swpc_xray::parse_xrays_reader_limited(reader, feed, MAX_RECORDED_BYTES)
             .map_err(|source| FilesError::Payload {
                 path: file.path.clone(),
                 source,
             })?;
-            return Ok(ParsedFile::Xrays(parsed));
-        }
-    }
-    let bytes = read_payload(&file.path)?;
-    let payload = |source| FilesError::Payload {
-        path: file.path.clone(),
-        source,
-    };
-    Ok(match file.kind {
-        SourceKind::Xrays(feed) => ParsedFile::Xrays(parse_xrays(&bytes, feed).map_err(payload)?),
-        SourceKind::Regions => ParsedFile::Regions(parse_regions(&bytes).map_err(payload)?),
-        SourceKind::Donki => ParsedFile::Donki(parse_donki_flares(&bytes).map_err(payload)?),
+    Ok(ParsedPayload {
+        records: Records::Xrays(parsed.records),
+        rejected: parsed.rejected,
     })
 }
 
@@ -187,22 +220,14 @@ pub struct RecordedData {
 impl RecordedData {
     /// Merges parsed files: X-ray observations sorted by time, of a time given twice the
     /// later file's record (flare-plus's upsert); regions and flares in file order.
-    pub fn merge(parsed: impl IntoIterator<Item = ParsedFile>) -> RecordedData {
+    pub fn merge(parsed: impl IntoIterator<Item = ParsedPayload>) -> RecordedData {
         let mut data = RecordedData::default();
         for p in parsed {
-            match p {
-                ParsedFile::Xrays(p) => {
-                    data.rejected += p.rejected.len();
-                    data.xrays.extend(p.records);
-                }
-                ParsedFile::Regions(p) => {
-                    data.rejected += p.rejected.len();
-                    data.regions.extend(p.records);
-                }
-                ParsedFile::Donki(p) => {
-                    data.rejected += p.rejected.len();
-                    data.donki.extend(p.records);
-                }
+            data.rejected += p.rejected.len();
+            match p.records {
+                Records::Xrays(records) => data.xrays.extend(records),
+                Records::Regions(records) => data.regions.extend(records),
+                Records::Flares(records) => data.donki.extend(records),
             }
         }
         data.xrays = sorted_last_wins(std::mem::take(&mut data.xrays));

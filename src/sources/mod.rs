@@ -7,6 +7,7 @@
 //! rest of the payload still parses. Problems with the payload as a whole (not UTF-8, not
 //! JSON, not an array, HTML error page, too large) are a [`PayloadError`].
 
+pub mod config;
 pub mod donki;
 pub mod fetch;
 pub mod files;
@@ -18,10 +19,11 @@ pub(crate) mod field;
 pub(crate) mod payload;
 pub mod timestamp;
 
+pub use config::SourcesConfig;
 pub use parse_error::{Parsed, PayloadError, RejectCode, RejectReason, Rejected};
 pub use payload::MAX_PAYLOAD_BYTES;
 
-use crate::domain::XrayFeed;
+use crate::domain::{Records, XrayFeed};
 
 /// An upstream feed: what a poller polls, what a recorded file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,4 +52,35 @@ impl SourceKind {
             SourceKind::Donki => "ingest.donki",
         }
     }
+}
+
+/// A parsed upstream payload: its records, and the elements that could not be read (for the
+/// dead-letter subject).
+#[derive(Debug, Clone)]
+pub struct ParsedPayload {
+    pub records: Records,
+    pub rejected: Vec<Rejected>,
+}
+
+impl ParsedPayload {
+    fn of<T>(parsed: Parsed<T>, records: impl FnOnce(Vec<T>) -> Records) -> ParsedPayload {
+        ParsedPayload {
+            records: records(parsed.records),
+            rejected: parsed.rejected,
+        }
+    }
+}
+
+/// Parses one payload of `kind` with that feed's parser: the one place a parser is chosen
+/// by kind (live polls, recorded files, backfill downloads).
+pub fn parse_payload(kind: SourceKind, bytes: &[u8]) -> Result<ParsedPayload, PayloadError> {
+    Ok(match kind {
+        SourceKind::Xrays(feed) => {
+            ParsedPayload::of(swpc_xray::parse_xrays(bytes, feed)?, Records::Xrays)
+        }
+        SourceKind::Regions => {
+            ParsedPayload::of(swpc_regions::parse_regions(bytes)?, Records::Regions)
+        }
+        SourceKind::Donki => ParsedPayload::of(donki::parse_donki_flares(bytes)?, Records::Flares),
+    })
 }

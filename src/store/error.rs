@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::config::secret::{scrub, SecretUrl};
+
 /// What the caller should do about an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoreErrorKind {
@@ -163,6 +165,7 @@ fn classify_sqlstate(code: &str) -> (StoreErrorKind, &'static str) {
         "57P01" | "57P02" | "57P03" => (Unavailable, "admin_shutdown"),
         "22001" => (Data, "value_too_long"),
         "42P01" | "42703" => (Migration, "schema_mismatch"),
+        "42501" => (Config, "permission_denied"),
         _ => match code.get(..2).unwrap_or("") {
             "08" => (Unavailable, "connection_failure"),
             "53" => (Unavailable, "insufficient_resources"),
@@ -187,6 +190,7 @@ fn classify_sqlite(code: i32) -> (StoreErrorKind, &'static str) {
         6 => (Conflict, "locked"),
         10 | 13 | 14 | 7 => (Unavailable, "io"),
         8 => (Config, "read_only"),
+        3 | 23 => (Config, "permission_denied"),
         _ => (Other, "database"),
     }
 }
@@ -198,62 +202,16 @@ pub(crate) struct Redactor {
 }
 
 impl Redactor {
-    /// Remembers the password of `url` (raw and percent-decoded forms).
-    pub(crate) fn for_url(url: &str) -> Self {
-        let mut secrets = Vec::new();
-        if let Some(pw) = url_password(url) {
-            if !pw.is_empty() {
-                let decoded = percent_decode(pw);
-                if decoded != pw && !decoded.is_empty() {
-                    secrets.push(decoded);
-                }
-                secrets.push(pw.to_string());
-            }
+    /// Remembers the secrets of the database URL.
+    pub(crate) fn for_url(url: &SecretUrl) -> Self {
+        Redactor {
+            secrets: url.secrets(),
         }
-        Redactor { secrets }
     }
 
     pub(crate) fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            out = out.replace(s.as_str(), "***");
-        }
-        out
+        scrub(text, &self.secrets)
     }
-}
-
-/// `url` with the password replaced by `***` (for messages and logs).
-pub fn redact_url(url: &str) -> String {
-    match url_password(url) {
-        Some(pw) if !pw.is_empty() => Redactor::for_url(url).redact(url),
-        _ => url.to_string(),
-    }
-}
-
-/// The password part of `scheme://user:password@host/...`, if any.
-fn url_password(url: &str) -> Option<&str> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    Some(&userinfo[userinfo.find(':')? + 1..])
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -261,20 +219,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redacts_passwords_in_urls_and_messages() {
-        assert_eq!(
-            redact_url("postgres://flare:s%40cret@db:5432/flare"),
-            "postgres://flare:***@db:5432/flare"
-        );
-        assert_eq!(
-            redact_url("postgres://flare@db/flare"),
-            "postgres://flare@db/flare"
-        );
-        assert_eq!(
-            redact_url("sqlite://./data/flare.db"),
-            "sqlite://./data/flare.db"
-        );
-        let r = Redactor::for_url("postgres://u:s%40cret@h/d");
+    fn redacts_passwords_in_driver_messages() {
+        let r = Redactor::for_url(&SecretUrl::new("postgres://u:s%40cret@h/d"));
         assert_eq!(r.redact("bad s@cret and s%40cret"), "bad *** and ***");
     }
 

@@ -12,6 +12,7 @@
 //! Schema: `migrations/{postgres,sqlite}/`. PostgreSQL stores `TIMESTAMPTZ`; SQLite stores
 //! INTEGER microseconds since the Unix epoch (UTC), so integer order is time order.
 
+mod config;
 mod error;
 mod postgres;
 mod rows;
@@ -23,31 +24,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{FlareEvent, RegionObservation, XrayFeed, XrayObservation};
+use crate::domain::{FlareEvent, Observation, RegionObservation, XrayFeed, XrayObservation};
 use crate::profile::Profile;
 
-pub use error::{redact_url, StoreError, StoreErrorKind};
+pub use config::StoreConfig;
+pub use error::{StoreError, StoreErrorKind};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-/// Connection settings that are not in the URL.
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// Pool size. SQLite serialises writers anyway; extra connections serve readers.
-    pub max_connections: u32,
-    /// Longest wait for a connection, connecting included. With the database down, a write
-    /// fails with [`StoreErrorKind::Unavailable`] after about this long instead of hanging.
-    pub acquire_timeout: Duration,
-    /// SQLite only: how long a writer waits for another connection's write lock.
-    pub sqlite_busy_timeout: Duration,
-    /// sqlx statement logging (target `sqlx::query`, `[database] slow_statement_ms`). None,
-    /// the default, is quiet: every statement at TRACE only (`RUST_LOG=sqlx::query=trace`
-    /// shows them) and no slow-statement warning. Some(threshold): every statement at DEBUG
-    /// and a WARN for each one that takes at least `threshold`.
-    pub slow_statement: Option<Duration>,
-}
-
-/// Applies [`StoreOptions::slow_statement`] to a backend's connect options.
+/// Applies [`StoreConfig::slow_statement`] to a backend's connect options.
 pub(crate) fn with_statement_logging<C: sqlx::ConnectOptions>(
     connect: C,
     slow_statement: Option<Duration>,
@@ -65,45 +50,86 @@ pub(crate) fn with_statement_logging<C: sqlx::ConnectOptions>(
     }
 }
 
-impl From<&crate::config::DatabaseConfig> for StoreOptions {
-    /// Pool size, acquire timeout and slow-statement threshold from `[database]`.
-    fn from(db: &crate::config::DatabaseConfig) -> StoreOptions {
-        StoreOptions {
-            max_connections: db.max_connections,
-            acquire_timeout: Duration::from_millis(db.acquire_timeout_ms),
-            slow_statement: (db.slow_statement_ms > 0)
-                .then(|| Duration::from_millis(db.slow_statement_ms)),
-            ..StoreOptions::default()
-        }
-    }
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            max_connections: 4,
-            acquire_timeout: Duration::from_secs(5),
-            sqlite_busy_timeout: Duration::from_secs(5),
-            slow_statement: None,
-        }
-    }
-}
-
-/// One batch of observations to store together (one transaction).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WriteBatch {
+/// One batch of observations to store together (one transaction). Each record may carry the
+/// caller's tag ([`TaggedBatch::push`]): a record the store refuses comes back with its tag,
+/// so the caller finds its origin without searching.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggedBatch<T> {
     pub xrays: Vec<XrayObservation>,
     pub regions: Vec<RegionObservation>,
     pub flares: Vec<FlareEvent>,
+    /// The tags of `xrays`, `regions` and `flares` by position; empty for untagged records.
+    pub tags: Tags<T>,
 }
 
-impl WriteBatch {
+/// A batch without tags (refusals come back by kind and position only).
+pub type WriteBatch = TaggedBatch<()>;
+
+/// The caller's tags of a [`TaggedBatch`], one vector per kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tags<T> {
+    pub xrays: Vec<T>,
+    pub regions: Vec<T>,
+    pub flares: Vec<T>,
+}
+
+impl<T> Default for Tags<T> {
+    fn default() -> Self {
+        Tags {
+            xrays: Vec::new(),
+            regions: Vec::new(),
+            flares: Vec::new(),
+        }
+    }
+}
+
+impl<T> Default for TaggedBatch<T> {
+    fn default() -> Self {
+        TaggedBatch {
+            xrays: Vec::new(),
+            regions: Vec::new(),
+            flares: Vec::new(),
+            tags: Tags::default(),
+        }
+    }
+}
+
+impl<T> TaggedBatch<T> {
     pub fn len(&self) -> usize {
         self.xrays.len() + self.regions.len() + self.flares.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Adds a record with its tag. Progress marks are not records: they are ignored (false).
+    pub fn push(&mut self, tag: T, observation: Observation) -> bool {
+        match observation {
+            Observation::Xray(x) => {
+                self.xrays.push(x);
+                self.tags.xrays.push(tag);
+            }
+            Observation::Region(r) => {
+                self.regions.push(r);
+                self.tags.regions.push(tag);
+            }
+            Observation::Flare(f) => {
+                self.flares.push(f);
+                self.tags.flares.push(tag);
+            }
+            Observation::Progress(_) => return false,
+        }
+        true
+    }
+
+    /// The tag of record `index` of `kind`, if it was pushed with one.
+    pub fn tag(&self, kind: RecordKind, index: usize) -> Option<&T> {
+        match kind {
+            RecordKind::Xray => self.tags.xrays.get(index),
+            RecordKind::Region => self.tags.regions.get(index),
+            RecordKind::Flare => self.tags.flares.get(index),
+        }
     }
 }
 
@@ -117,7 +143,7 @@ pub enum RecordKind {
 
 /// A record the store refused because of its content; retrying it cannot succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
+pub struct Rejected<T = ()> {
     pub kind: RecordKind,
     /// Position in the batch's vector for `kind`.
     pub index: usize,
@@ -127,6 +153,8 @@ pub struct Rejected {
     pub code: &'static str,
     /// Human-readable reason (credentials redacted).
     pub reason: String,
+    /// The caller's tag of the record (see [`TaggedBatch::push`]).
+    pub tag: Option<T>,
 }
 
 /// Insert/update counts for one table. `fetched - inserted - updated` rows were already
@@ -147,8 +175,8 @@ pub struct FlareEventChanges {
 }
 
 /// What one [`Store::write`] did.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WriteStats {
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteStats<T = ()> {
     pub xrays: TableCounts,
     pub regions: TableCounts,
     pub flare_candidates: TableCounts,
@@ -157,7 +185,21 @@ pub struct WriteStats {
     /// Records dropped because a later record of the same batch had the same key.
     pub superseded: u64,
     /// Records refused for their content (to dead-letter); all others were committed.
-    pub rejected: Vec<Rejected>,
+    pub rejected: Vec<Rejected<T>>,
+}
+
+impl<T> Default for WriteStats<T> {
+    fn default() -> Self {
+        WriteStats {
+            xrays: TableCounts::default(),
+            regions: TableCounts::default(),
+            flare_candidates: TableCounts::default(),
+            solar_flare_events: TableCounts::default(),
+            flare_events: FlareEventChanges::default(),
+            superseded: 0,
+            rejected: Vec::new(),
+        }
+    }
 }
 
 /// Profiling counters since connect (or since the last [`Store::reset_stats`]).
@@ -226,17 +268,26 @@ impl Store {
     /// `sqlite::memory:`). No connection is made yet, so this succeeds while the database is
     /// down; [`Store::ping`] or [`Store::migrate`] checks it. SQLite files (and their
     /// directory) are created if missing and use WAL with `synchronous=NORMAL`.
-    pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Store, StoreError> {
+    pub async fn connect(config: &StoreConfig) -> Result<Store, StoreError> {
+        let url = config.url.expose();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(PgStore::connect(url, opts)?))
+            Ok(Store::Postgres(PgStore::connect(config)?))
         } else if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(SqliteStore::connect(url, opts)?))
+            Ok(Store::Sqlite(SqliteStore::connect(config)?))
         } else {
             Err(StoreError::config(format!(
                 "unsupported store URL {} (expected postgres:// or sqlite:)",
-                redact_url(url)
+                config.url
             )))
         }
+    }
+
+    /// [`Store::connect`] then [`Store::migrate`]: what the writer does at start and
+    /// `flare-plus migrate` does alone.
+    pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let store = Store::connect(config).await?;
+        store.migrate().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
@@ -268,11 +319,11 @@ impl Store {
     /// isolated (bisection inside the same transaction) and returned in
     /// [`WriteStats::rejected`]; everything else is committed. On any other error nothing is
     /// committed.
-    pub async fn write(
+    pub async fn write<T: Clone + Sync>(
         &self,
-        batch: &WriteBatch,
+        batch: &TaggedBatch<T>,
         profile: Profile,
-    ) -> Result<WriteStats, StoreError> {
+    ) -> Result<WriteStats<T>, StoreError> {
         match self {
             Store::Postgres(s) => write::write_batch(s, batch, profile).await,
             Store::Sqlite(s) => write::write_batch(s, batch, profile).await,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use flare_plus::detect::{detect_flares_in_observations, MergeRule};
 use flare_plus::domain::{FlareCategory, FlareEvent, RegionObservation, XrayObservation};
-use flare_plus::store::{Store, StoreOptions, WriteBatch};
+use flare_plus::store::{Store, StoreConfig, WriteBatch};
 
 use super::{load_donki, load_regions, load_xrays, read_text};
 
@@ -198,11 +198,11 @@ impl TestDb {
 
     /// A migrated store with short timeouts.
     pub async fn store(&self) -> Store {
-        let opts = StoreOptions {
+        let config = StoreConfig {
             acquire_timeout: Duration::from_secs(2),
-            ..StoreOptions::default()
+            ..StoreConfig::for_url(&self.url())
         };
-        let store = Store::connect(&self.url(), &opts).await.unwrap();
+        let store = Store::connect(&config).await.unwrap();
         store.migrate().await.unwrap();
         store
     }

@@ -6,6 +6,7 @@
 pub mod db;
 pub mod live;
 pub mod naive;
+pub mod parity;
 pub mod procs;
 pub mod secure;
 pub mod stream;

@@ -78,7 +78,7 @@ impl Env {
             .env("FLARE__NATS__EMBEDDED", "false")
             .env("FLARE__DATABASE__URL", &self.database_url)
             .env("FLARE__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
-            .env("FLARE__SHUTDOWN__LIMIT_SECS", "20")
+            .env("FLARE__SHUTDOWN__LIMIT", "20s")
             .env("RUST_LOG", "info")
             .env_remove("NASA_API_KEY")
             .stdin(Stdio::null());

@@ -3,9 +3,9 @@
 //! streaming detector's flares right after the sample that settled them, its watermark after
 //! each sample, and the end-of-input mark and flushed flares at the end.
 
-use flare_plus::bus::{Observation, ProgressMark};
 use flare_plus::detect::{StreamConfig, StreamDetector};
 use flare_plus::domain::FlareCategory;
+use flare_plus::domain::{Observation, ProgressMark};
 use flare_plus::profile::Profile;
 
 use super::{load_donki, load_regions, load_xrays};

@@ -37,8 +37,11 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod peak;
+
+use self::peak::{Decision, LeftRecord, LeftSide, Peak, Run, StreamCandidate, TailSample};
 use super::classify::detection_threshold;
-use super::merge::{MergeItem, MergeRule, Merger};
+use super::merge::{MergeRule, Merger};
 use super::peaks::{MIN_WIDTH, PEAK_DISTANCE, REL_HEIGHT};
 use super::span::SPAN_SAMPLES;
 use super::Candidate;
@@ -126,120 +129,6 @@ pub struct StreamDetector {
     peaks: VecDeque<Peak>,
     merger: Merger<StreamCandidate>,
     stats: StreamStats,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct TailSample {
-    time: DateTime<Utc>,
-    flux: f64,
-    /// Time of the push before this sample (missing flux included): flares peaking at or
-    /// before it are emitted once this sample's position is the settlement frontier.
-    prev_time: Option<DateTime<Utc>>,
-}
-
-/// One entry of the left-walk stack: a sample higher than everything after it, and the
-/// minimum (right-most on ties) of the samples between the previous record and it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct LeftRecord {
-    value: f64,
-    min: f64,
-    argmin: u64,
-}
-
-/// Left side of a peak: `left_min` and `left_base` of scipy's prominence walk.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct LeftSide {
-    min: f64,
-    base: u64,
-    /// The walk would have gone past a dropped left record (possibly inexact).
-    truncated: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct Run {
-    start: u64,
-    value: f64,
-    /// `Some` when the run started with a strict rise (it can become a peak); holds the left
-    /// side of its first sample, which is also the left side of its midpoint.
-    rise: Option<LeftSide>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-enum Decision {
-    Pending,
-    Pass,
-    Fail,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Peak {
-    index: u64,
-    flux: f64,
-    time: DateTime<Utc>,
-    settle_bound: Option<DateTime<Utc>>,
-    start_time: DateTime<Utc>,
-    left: LeftSide,
-    right_min: f64,
-    right_base: u64,
-    /// The right prominence walk has not met a higher sample yet.
-    right_open: bool,
-    /// Prominence at the last shape evaluation that did not pass (skip re-evaluating).
-    evaluated_prominence: Option<f64>,
-    distance: Decision,
-    /// Prominence and width together.
-    shape: Decision,
-    /// Next position the end scan looks at.
-    end_scan_next: u64,
-    end_time: Option<DateTime<Utc>>,
-    /// Handed to the merge (or dropped); kept only as a distance neighbour.
-    fed: bool,
-}
-
-impl Peak {
-    fn resolved(&self) -> bool {
-        match (self.distance, self.shape) {
-            (Decision::Pending, _) => false,
-            (Decision::Fail, _) | (_, Decision::Fail) => true,
-            (Decision::Pass, Decision::Pass) => self.end_time.is_some(),
-            (Decision::Pass, Decision::Pending) => false,
-        }
-    }
-
-    fn survives(&self) -> bool {
-        self.distance == Decision::Pass && self.shape == Decision::Pass
-    }
-
-    /// scipy's distance-stage priority: higher value first, then the right-most.
-    fn outranks(&self, other: &Peak) -> bool {
-        self.flux > other.flux || (self.flux == other.flux && self.index > other.index)
-    }
-
-    fn prominence(&self) -> f64 {
-        self.flux - self.left.min.max(self.right_min)
-    }
-
-    /// The prominence can still grow (spec 4.3 stage 4).
-    fn prominence_open(&self) -> bool {
-        self.right_open && self.right_min > self.left.min
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct StreamCandidate {
-    candidate: Candidate,
-    settle_bound: Option<DateTime<Utc>>,
-}
-
-impl MergeItem for StreamCandidate {
-    fn peak_time(&self) -> DateTime<Utc> {
-        self.candidate.event.peak_time
-    }
-    fn magnitude(&self) -> f64 {
-        self.candidate.event.class_magnitude
-    }
-    fn peak_flux(&self) -> f64 {
-        self.candidate.peak_flux
-    }
 }
 
 impl StreamDetector {

@@ -9,9 +9,10 @@ use actors::nats::{DeadLetterReason, Delivery, Publisher, SinkError};
 use serde::{Deserialize, Serialize};
 
 use super::membership::MembershipHandle;
-use super::series::{FeatureSeries, SeriesId, SeriesProgress, Vector, VectorStatus};
 use crate::bus::vectors::VectorFormat;
-use crate::bus::{decode_message, headers, vectors, BusError, Checkpoints, Observation};
+use crate::bus::{decode_message, headers, vectors, BusError, Checkpoints};
+use crate::domain::Observation;
+use crate::features::series::{FeatureSeries, SeriesId, SeriesProgress, Vector, VectorStatus};
 use crate::features::EngineError;
 use crate::pipeline::events;
 use crate::profile::Profile;
@@ -199,6 +200,11 @@ impl FeatureCore {
         entered: Option<f64>,
     ) -> Result<usize, FeatureError> {
         self.series.observe(observation, sequence);
+        if let (Observation::Xray(_), Some((short, long))) =
+            (observation, self.series.newest_flux())
+        {
+            events::latest_flux(short, long);
+        }
         if sequence.is_some() {
             self.last_sequence = self.last_sequence.max(sequence);
         }

@@ -13,12 +13,17 @@ use actors::{ActorMetrics, Envelope};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::series::{align_down, align_up, SeriesId, SeriesSettings, Vector, VectorStatus};
 use crate::bus::vectors::VectorFormat;
 use crate::bus::{subjects, vectors};
 use crate::domain::XrayFeed;
+use crate::features::series::{
+    align_down, align_up, SeriesId, SeriesSettings, Vector, VectorStatus,
+};
 use crate::features::{FeatureConfig, FeatureEngine};
 use crate::pipeline::events;
+
+/// The actor name (metric label).
+pub const ACTOR: &str = "feature_jobs";
 use crate::store::Store;
 
 /// One job: the final vectors of every tick in `[from, to]`.

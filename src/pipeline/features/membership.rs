@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::pipeline::features::series::SeriesId;
+use crate::features::series::SeriesId;
 
 const PREFIX: &str = "features.members.";
 /// A heartbeat older than this (relative to the newest) means the worker is gone.

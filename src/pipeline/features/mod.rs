@@ -1,30 +1,29 @@
 //! The feature role: each feature worker consumes all of OBS (its own durable pull consumer)
-//! into a [`series::FeatureSeries`] and publishes the vectors of the series it owns (see
+//! into a [`crate::features::series::FeatureSeries`] and publishes the vectors of the series it owns (see
 //! [`membership`]): provisional and final vectors on `flare.features.global` and final ones per
 //! active region on `flare.features.region.<number>`. A restart rebuilds the state from the
 //! stream and the checkpoint (see [`rebuild`]).
 
 pub mod actor;
+pub mod config;
 pub mod core;
 pub mod jobs;
 pub mod membership;
 pub mod rebuild;
-pub mod series;
 
-use actix::{Actor, Addr, Arbiter};
-use actors::nats::{DeadLetterSink, PublisherConfig, PullSource, PullSourceConfig};
-use actors::{ActorMetrics, Mailbox};
+use actix::Addr;
+use actors::nats::PublisherConfig;
 use chrono::Duration;
 
-use crate::bus::{streams, subjects, Checkpoints};
-use crate::config::FeaturesConfig;
-use crate::pipeline::actor_thread::ActorThread;
+use self::config::FeaturesConfig;
+use crate::bus::{streams, Checkpoints};
+use crate::features::series::{FeatureSeries, SeriesSettings};
+use crate::pipeline::actor_thread::{ActorThread, Feed};
 use crate::pipeline::{Runtime, StartError};
 
 use self::actor::{FeatureActor, Settle};
 use self::core::{worker_key, FeatureCheckpoint, FeatureCore};
 use self::membership::{sanitize_id, MembershipHandle};
-use self::series::{FeatureSeries, SeriesSettings};
 
 /// The actor name (metric label).
 pub const ACTOR: &str = "features";
@@ -41,19 +40,26 @@ pub fn worker_id(config: &FeaturesConfig) -> String {
     sanitize_id(&host)
 }
 
+/// A configured span as data time. Saturates beyond chrono's range (hundreds of millions of
+/// years), which no valid setting reaches.
+fn data_time(d: std::time::Duration) -> Duration {
+    Duration::from_std(d).unwrap_or(Duration::MAX)
+}
+
 /// The series settings from config.
 pub fn series_settings(f: &FeaturesConfig) -> SeriesSettings {
     SeriesSettings {
         profile: f.profile,
-        cadence: Duration::seconds(i64::try_from(f.cadence_secs).unwrap_or(60)),
-        horizon: Duration::minutes(i64::try_from(f.final_horizon_minutes).unwrap_or(120)),
-        region_cadence: (f.region_vector_every_secs > 0)
-            .then(|| Duration::seconds(i64::try_from(f.region_vector_every_secs).unwrap_or(3600))),
+        cadence: data_time(f.cadence),
+        horizon: data_time(f.final_horizon),
+        region_cadence: (!f.region_vector_every.is_zero())
+            .then(|| data_time(f.region_vector_every)),
     }
 }
 
 pub struct FeaturesRole {
     thread: ActorThread,
+    jobs: ActorThread,
     addr: Addr<FeatureActor>,
     pub worker: String,
     /// What the actor has published so far.
@@ -87,33 +93,28 @@ impl FeaturesRole {
                 stop.cancelled().await
             }));
 
-        let series = FeatureSeries::new(series_settings(f), saved.progress)
-            .map_err(|e| StartError::Config(e.to_string()))?;
+        let series = FeatureSeries::new(series_settings(f), saved.progress)?;
         // Deliveries in, vectors out and their acks stay on the actor's thread.
         let thread = ActorThread::start(runtime, ACTOR).await?;
-        let js = thread.jetstream();
         let publisher = actors::nats::Publisher::new(
-            js.clone(),
+            thread.jetstream(),
             PublisherConfig::default(),
             runtime.shutdown.token(),
         );
-        let handover = Duration::minutes(i64::try_from(f.handover_window_minutes).unwrap_or(60));
         let mut core = FeatureCore::new(
             series,
             publisher,
             checkpoints,
             f.profile,
             membership,
-            handover,
+            data_time(f.handover_window),
             saved,
         )
         .with_max_in_flight(f.max_in_flight)
         .with_vector_format(f.vector_format);
         let rebuilt = match (saved.rebuild_from, saved.next_sequence) {
             (Some(from), Some(next)) if next > from => {
-                rebuild::rebuild(&runtime.topology.obs, from, next - 1, &mut core)
-                    .await
-                    .map_err(|e| StartError::Config(format!("rebuilding the feature state: {e}")))?
+                rebuild::rebuild(&runtime.topology.obs, from, next - 1, &mut core).await?
             }
             _ => 0,
         };
@@ -128,37 +129,25 @@ impl FeaturesRole {
             saved.next_sequence,
         )
         .await?;
-        let consumer = streams::obs_consumer_on(&js, &consumer_name).await?;
-        let stop = runtime.shutdown.clone();
-        tokio::spawn(streams::watch_consumer_backlog(
-            consumer.clone(),
-            streams::FEATURES_CONSUMER,
-            std::time::Duration::from_secs(5),
-            async move { stop.cancelled().await },
-        ));
         let status = core.subscribe();
-        let metrics = ActorMetrics::register(ACTOR);
-        let actor_metrics = metrics.clone();
-        let addr = FeatureActor::start_in_arbiter(&thread.arbiter.handle(), move |_| {
-            FeatureActor::new(core, actor_metrics)
-        });
-        let source = PullSource::new(
-            consumer,
-            PullSourceConfig {
-                max_in_flight: f.max_in_flight,
-                batch: f.max_in_flight.min(256),
-                ..Default::default()
-            },
-            metrics.clone(),
-            DeadLetterSink::new(js, subjects::dlq_for),
-        )
-        .with_ready_flag(runtime.readiness.add_flag("features consumer bound"));
-        let mailbox = Mailbox::new(addr.clone(), metrics);
-        thread.run_source(runtime, source, mailbox);
-        start_jobs(runtime, series_settings(f)).await?;
+        let feed = Feed {
+            stream: streams::OBS,
+            consumer: &consumer_name,
+            max_in_flight: f.max_in_flight,
+            batch: f.max_in_flight.min(256),
+            ready_flag: Some("features consumer bound"),
+            backlog: Some(streams::FEATURES_CONSUMER),
+        };
+        let addr = thread
+            .run_fed(runtime, feed, &runtime.shutdown, move |metrics| {
+                FeatureActor::new(core, metrics)
+            })
+            .await?;
+        let jobs = start_jobs(runtime, series_settings(f)).await?;
         tracing::info!(worker, "feature worker started");
         Ok(FeaturesRole {
             thread,
+            jobs,
             addr,
             worker,
             status,
@@ -166,55 +155,47 @@ impl FeaturesRole {
         })
     }
 
-    /// Flushes and checkpoints, then stops the actor's thread. Call after the source stopped.
+    /// Flushes and checkpoints, then stops the actors' threads. Call after the sources
+    /// stopped.
     pub async fn stop(self) {
         if let Ok(Err(e)) = self.addr.send(Settle { force: true }).await {
             tracing::warn!(error = %e, "final feature checkpoint failed");
         }
         self.thread.stop().await;
+        self.jobs.stop().await;
     }
 }
 
 /// The backfill job taker of a feature worker: the shared JOBS consumer feeding a
-/// [`jobs::JobActor`] one job at a time, on its own arbiter (a job is CPU work that must not
-/// delay the live series). Runs on the System thread (arbiters are created from it).
-async fn start_jobs(runtime: &Runtime, settings: SeriesSettings) -> Result<(), StartError> {
+/// [`jobs::JobActor`] one job at a time, on a thread of its own (a job is CPU work that must
+/// not delay the live series).
+async fn start_jobs(
+    runtime: &Runtime,
+    settings: SeriesSettings,
+) -> Result<ActorThread, StartError> {
     let config = &runtime.config;
     let format = config.features.vector_format;
-    let options = crate::store::StoreOptions::from(&config.database);
     // Connecting is lazy: this only checks the URL; the database is first used by a job.
-    let store = crate::store::Store::connect(&config.database.url, &options)
-        .await
-        .map_err(|e| StartError::Config(format!("database for feature jobs: {e}")))?;
-    let consumer = streams::jobs_consumer(&runtime.topology).await?;
-    let js = runtime.topology.js.clone();
-    let metrics = ActorMetrics::register("feature_jobs");
+    let store = crate::store::Store::connect(&config.database).await?;
+    streams::jobs_consumer(&runtime.topology).await?;
+    let thread = ActorThread::start(runtime, jobs::ACTOR).await?;
     let publisher = actors::nats::Publisher::new(
-        js.clone(),
+        thread.jetstream(),
         PublisherConfig::default(),
         runtime.shutdown.token(),
     );
-    let arbiter = Arbiter::new();
-    let actor_metrics = metrics.clone();
-    let addr = jobs::JobActor::start_in_arbiter(&arbiter.handle(), move |_| {
-        jobs::JobActor::new(store, settings, format, publisher, actor_metrics)
-    });
-    let source = PullSource::new(
-        consumer,
-        PullSourceConfig {
-            max_in_flight: 1,
-            batch: 1,
-            ..Default::default()
-        },
-        metrics.clone(),
-        DeadLetterSink::new(js, subjects::dlq_for),
-    );
-    let (shutdown, limit) = (runtime.shutdown.clone(), config.shutdown.limit());
-    runtime.shutdown.spawn(async move {
-        source
-            .run(Mailbox::new(addr, metrics), shutdown, limit)
-            .await;
-        arbiter.stop();
-    });
-    Ok(())
+    let feed = Feed {
+        stream: streams::JOBS,
+        consumer: streams::JOBS_CONSUMER,
+        max_in_flight: 1,
+        batch: 1,
+        ready_flag: None,
+        backlog: None,
+    };
+    thread
+        .run_fed(runtime, feed, &runtime.shutdown, move |metrics| {
+            jobs::JobActor::new(store, settings, format, publisher, metrics)
+        })
+        .await?;
+    Ok(thread)
 }

@@ -24,21 +24,18 @@ use actors::Shutdown;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::core::{IngestError, IngestReport};
+use super::core::IngestReport;
 use super::replay::{IngestRouter, ReplayError, ReplayInput, Replayer, Speed};
 use super::IngestRole;
 use crate::bus::codec::content_hash;
 use crate::bus::{BusError, Checkpoints};
 use crate::domain::XrayFeed;
 use crate::pipeline::Runtime;
-use crate::sources::donki::parse_donki_flares;
 use crate::sources::fetch::{
-    FetchConfig, FetchError, FetchErrorKind, FetchOutcome, Fetcher, RedactedUrl, Url, Validators,
+    FetchError, FetchErrorKind, FetchOutcome, Fetcher, RedactedUrl, Url, Validators,
 };
-use crate::sources::files::{FilesError, ParsedFile};
-use crate::sources::swpc_regions::parse_regions;
-use crate::sources::swpc_xray::parse_xrays;
-use crate::sources::{PayloadError, SourceKind, MAX_PAYLOAD_BYTES};
+use crate::sources::files::FilesError;
+use crate::sources::{parse_payload, PayloadError, SourceKind, MAX_PAYLOAD_BYTES};
 
 /// How a day's directory is named.
 pub const DAY_FORMAT: &str = "%Y-%m-%d";
@@ -244,7 +241,7 @@ pub enum BackfillError {
     #[error("the HTTP client: {0}")]
     Client(FetchError),
     #[error("starting the ingest actors: {0}")]
-    Start(#[from] IngestError),
+    Start(#[from] Box<crate::pipeline::StartError>),
     #[error("backfill checkpoint: {0}")]
     Checkpoint(#[from] BusError),
     /// A day failed: the run stopped there; the days before it are checkpointed.
@@ -312,12 +309,14 @@ pub async fn backfill(
     let days = match &plan.source {
         BackfillSource::Http(base) => Days::Http {
             base,
-            fetcher: Fetcher::new(FetchConfig::from(&runtime.config.http_client))
+            fetcher: Fetcher::new(runtime.config.http_client.clone())
                 .map_err(BackfillError::Client)?,
         },
         BackfillSource::Dir(dir) => Days::Dir(dir),
     };
-    let actors = IngestRole::start_in(runtime, &KINDS, Some(&key)).await?;
+    let actors = IngestRole::start_in(runtime, &KINDS, Some(&key))
+        .await
+        .map_err(Box::new)?;
     let result = run_days(
         runtime,
         plan,
@@ -466,7 +465,7 @@ impl Days<'_> {
                 for (file, kind) in HTTP_FILES {
                     match fetch_file(fetcher, base, &name, file, shutdown).await? {
                         Fetched::Body { bytes, url } => {
-                            let file = parse_bytes(kind, &bytes)
+                            let file = parse_payload(kind, &bytes)
                                 .map_err(|source| DayError::Payload { url, source })?;
                             parsed.push((kind, file));
                         }
@@ -551,15 +550,6 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(out)
-}
-
-/// Parses one payload with the parser of its feed (as a recorded file of that name would be).
-fn parse_bytes(kind: SourceKind, bytes: &[u8]) -> Result<ParsedFile, PayloadError> {
-    Ok(match kind {
-        SourceKind::Xrays(feed) => ParsedFile::Xrays(parse_xrays(bytes, feed)?),
-        SourceKind::Regions => ParsedFile::Regions(parse_regions(bytes)?),
-        SourceKind::Donki => ParsedFile::Donki(parse_donki_flares(bytes)?),
-    })
 }
 
 #[cfg(test)]

@@ -11,42 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use super::publisher::ObservationPublisher;
 use crate::bus::codec::content_hash;
-use crate::bus::{BusError, Checkpoints, Observation, ProgressMark};
+use crate::bus::{BusError, Checkpoints, ObservationWire};
 use crate::detect::{StreamConfig, StreamDetector};
-use crate::domain::{FlareEvent, RegionObservation, XrayFeed, XrayObservation};
+use crate::domain::{Observation, ProgressMark};
+use crate::domain::{Records, XrayFeed};
 use crate::pipeline::events;
 use crate::sources::{Rejected, SourceKind};
-
-/// Parsed records of one payload.
-#[derive(Debug, Clone)]
-pub enum Records {
-    Xrays(Vec<XrayObservation>),
-    Regions(Vec<RegionObservation>),
-    Donki(Vec<FlareEvent>),
-}
-
-impl Records {
-    pub fn len(&self) -> usize {
-        match self {
-            Records::Xrays(v) => v.len(),
-            Records::Regions(v) => v.len(),
-            Records::Donki(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The newest data time among the records (X-ray: of `feed` only).
-    fn newest(&self, feed: XrayFeed) -> Option<DateTime<Utc>> {
-        match self {
-            Records::Xrays(v) => v.iter().filter(|o| o.feed == feed).map(|o| o.time).max(),
-            Records::Regions(v) => v.iter().map(|r| r.timestamp).max(),
-            Records::Donki(v) => v.iter().map(|f| f.start_time).max(),
-        }
-    }
-}
 
 /// One payload's worth of work for an ingest core.
 #[derive(Debug, Clone)]
@@ -115,8 +85,6 @@ pub enum IngestError {
     Publish(#[from] actors::nats::SinkError),
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] BusError),
-    #[error("starting the actor: {0}")]
-    Start(String),
     /// A handler found the core missing (cannot happen with serial handling; reported, not
     /// panicked on).
     #[error("ingest core busy")]
@@ -292,7 +260,7 @@ impl IngestCore {
                     }
                 }
             }
-            Records::Donki(flares) => {
+            Records::Flares(flares) => {
                 for f in flares {
                     let time = f.start_time;
                     if self

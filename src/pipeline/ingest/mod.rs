@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod backfill;
+pub mod config;
 pub mod core;
 pub mod poller;
 pub mod publisher;
@@ -16,15 +17,15 @@ use actors::{ActorMetrics, Mailbox};
 
 use crate::bus::streams::WRITER_CONSUMER;
 use crate::bus::Checkpoints;
-use crate::config::Config;
 use crate::detect::StreamConfig;
 use crate::domain::XrayFeed;
 use crate::pipeline::actor_thread::ActorThread;
-use crate::pipeline::Runtime;
+use crate::pipeline::Config;
+use crate::pipeline::{Runtime, StartError};
 use crate::sources::SourceKind;
 
 use self::actor::IngestActor;
-use self::core::{IngestCore, IngestError};
+use self::core::IngestCore;
 use self::publisher::ObservationPublisher;
 use self::replay::IngestRouter;
 
@@ -40,12 +41,13 @@ pub fn actor_name(kind: SourceKind) -> &'static str {
 
 /// How far behind its checkpoint a source re-publishes (late corrections upstream).
 pub fn overlap(config: &Config, kind: SourceKind) -> chrono::Duration {
-    let minutes = match kind {
-        SourceKind::Xrays(_) => config.sources.xray.overlap_minutes,
-        SourceKind::Regions => config.sources.regions.overlap_minutes,
-        SourceKind::Donki => config.sources.donki.lookback_days * 24 * 60,
+    let span = match kind {
+        SourceKind::Xrays(_) => config.sources.xray.overlap,
+        SourceKind::Regions => config.sources.regions.overlap,
+        SourceKind::Donki => config.sources.donki.lookback,
     };
-    chrono::Duration::minutes(i64::try_from(minutes).unwrap_or(i64::MAX / 60_000))
+    // Saturates beyond chrono's range, which no valid setting reaches.
+    chrono::Duration::from_std(span).unwrap_or(chrono::Duration::MAX)
 }
 
 /// The running ingest actors; each on its own thread with its own connection, so a slow
@@ -57,7 +59,7 @@ pub struct IngestRole {
 
 impl IngestRole {
     /// Starts one actor per kind, restoring each feed's checkpoint.
-    pub async fn start(runtime: &Runtime, kinds: &[SourceKind]) -> Result<IngestRole, IngestError> {
+    pub async fn start(runtime: &Runtime, kinds: &[SourceKind]) -> Result<IngestRole, StartError> {
         IngestRole::start_in(runtime, kinds, None).await
     }
 
@@ -68,10 +70,10 @@ impl IngestRole {
         runtime: &Runtime,
         kinds: &[SourceKind],
         namespace: Option<&str>,
-    ) -> Result<IngestRole, IngestError> {
+    ) -> Result<IngestRole, StartError> {
         let config = &runtime.config;
         let detector = StreamConfig {
-            min_class: config.min_class(),
+            min_class: config.detection.min_class,
             merge: config.merge_rule(),
             ..StreamConfig::default()
         };
@@ -79,9 +81,7 @@ impl IngestRole {
         let mut threads = Vec::new();
         for &kind in kinds {
             // Publishes and their acks stay on the actor's thread.
-            let thread = ActorThread::start(runtime, actor_name(kind))
-                .await
-                .map_err(|e| IngestError::Start(e.to_string()))?;
+            let thread = ActorThread::start(runtime, actor_name(kind)).await?;
             let js = async_nats::jetstream::ContextBuilder::new()
                 .max_ack_inflight(4096)
                 .backpressure_on_inflight(true)
@@ -92,7 +92,7 @@ impl IngestRole {
                     runtime.topology.obs.clone(),
                     WRITER_CONSUMER,
                     config.ingest.max_writer_backlog,
-                    std::time::Duration::from_millis(config.ingest.backlog_check_ms.max(1)),
+                    config.ingest.backlog_check,
                 ));
             }
             let key = match namespace {

@@ -8,18 +8,16 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::actor::{Ingest, IngestActor};
-use super::core::{IngestError, IngestPayload, Records, SourceCheckpoint};
+use super::core::{IngestError, IngestPayload, SourceCheckpoint};
 use crate::bus::Checkpoints;
-use crate::config::{Config, Secret};
+use crate::config::Secret;
 use crate::domain::XrayFeed;
 use crate::pipeline::events;
-use crate::sources::donki::parse_donki_flares;
+use crate::pipeline::Config;
 use crate::sources::fetch::{
     donki_url, FetchError, FetchErrorKind, FetchOutcome, Fetcher, RedactedUrl, Url, Validators,
 };
-use crate::sources::swpc_regions::parse_regions;
-use crate::sources::swpc_xray::parse_xrays;
-use crate::sources::{PayloadError, SourceKind};
+use crate::sources::{parse_payload, ParsedPayload, PayloadError, SourceKind};
 use actors::{Mailbox, Shutdown};
 
 /// What to poll and how often.
@@ -34,17 +32,33 @@ pub struct PollSpec {
     pub lookback_days: u64,
 }
 
+impl PollSpec {
+    /// The URL of one poll on `today` (DONKI: the lookback window up to today, with the
+    /// key). The error text is safe to show (the URL in it is redacted).
+    pub fn request_url(&self, today: chrono::NaiveDate) -> Result<Url, String> {
+        match self.kind {
+            SourceKind::Donki => {
+                let start = today
+                    .checked_sub_days(chrono::Days::new(self.lookback_days))
+                    .unwrap_or(today);
+                donki_url(&self.url, start, today, self.api_key.expose()).map_err(|e| e.to_string())
+            }
+            _ => Url::parse(&self.url)
+                .map_err(|e| format!("{}: {e}", RedactedUrl::from_unparsed(&self.url))),
+        }
+    }
+}
+
 /// The feeds to poll with this configuration. DONKI is left out without a NASA API key
 /// (or with DEMO_KEY), as flare-plus did; that is logged, not an error.
 pub fn poll_specs(config: &Config) -> Vec<PollSpec> {
     let s = &config.sources;
-    let secs = Duration::from_secs;
     let mut specs = Vec::new();
     if s.xray.enabled {
         specs.push(PollSpec {
             kind: SourceKind::Xrays(XrayFeed::Primary),
             url: s.xray.primary_url.clone(),
-            interval: secs(s.xray.interval_secs),
+            interval: s.xray.interval,
             api_key: Secret::default(),
             lookback_days: 0,
         });
@@ -52,7 +66,7 @@ pub fn poll_specs(config: &Config) -> Vec<PollSpec> {
             specs.push(PollSpec {
                 kind: SourceKind::Xrays(XrayFeed::Secondary),
                 url: s.xray.secondary_url.clone(),
-                interval: secs(s.xray.interval_secs),
+                interval: s.xray.interval,
                 api_key: Secret::default(),
                 lookback_days: 0,
             });
@@ -62,19 +76,18 @@ pub fn poll_specs(config: &Config) -> Vec<PollSpec> {
         specs.push(PollSpec {
             kind: SourceKind::Regions,
             url: s.regions.url.clone(),
-            interval: secs(s.regions.interval_secs),
+            interval: s.regions.interval,
             api_key: Secret::default(),
             lookback_days: 0,
         });
     }
-    let key = s.donki.api_key.expose();
-    if s.donki.enabled && !key.is_empty() && key != "DEMO_KEY" {
+    if s.donki.enabled && s.donki.has_key() {
         specs.push(PollSpec {
             kind: SourceKind::Donki,
             url: s.donki.url.clone(),
-            interval: secs(s.donki.interval_secs),
+            interval: s.donki.interval,
             api_key: s.donki.api_key.clone(),
-            lookback_days: s.donki.lookback_days,
+            lookback_days: s.donki.lookback_days(),
         });
     } else if s.donki.enabled {
         tracing::info!(
@@ -199,19 +212,9 @@ async fn poll_once(
     shutdown: &Shutdown,
 ) -> Result<Polled, PollFailure> {
     let source = spec.kind.source();
-    let url = match spec.kind {
-        SourceKind::Donki => {
-            let end = Utc::now().date_naive();
-            let start = end
-                .checked_sub_days(chrono::Days::new(spec.lookback_days))
-                .unwrap_or(end);
-            donki_url(&spec.url, start, end, spec.api_key.expose())
-                .map_err(|e| PollFailure::Url(e.to_string()))?
-        }
-        _ => Url::parse(&spec.url).map_err(|e| {
-            PollFailure::Url(format!("{}: {e}", RedactedUrl::from_unparsed(&spec.url)))
-        })?,
-    };
+    let url = spec
+        .request_url(Utc::now().date_naive())
+        .map_err(PollFailure::Url)?;
     let shown = RedactedUrl::new(&url);
     // DONKI's window moves daily: its validators would never match, and it has none anyway.
     let conditional = spec.kind != SourceKind::Donki;
@@ -244,22 +247,12 @@ async fn poll_once(
         bytes = body.len(),
         records = tracing::field::Empty
     );
-    let parsed = parse_span.in_scope(|| match spec.kind {
-        SourceKind::Xrays(feed) => {
-            parse_xrays(&body, feed).map(|p| (Records::Xrays(p.records), p.rejected))
-        }
-        SourceKind::Regions => {
-            parse_regions(&body).map(|p| (Records::Regions(p.records), p.rejected))
-        }
-        SourceKind::Donki => {
-            parse_donki_flares(&body).map(|p| (Records::Donki(p.records), p.rejected))
-        }
-    });
-    if let Ok((records, _)) = &parsed {
-        parse_span.record("records", records.len());
+    let parsed = parse_span.in_scope(|| parse_payload(spec.kind, &body));
+    if let Ok(p) = &parsed {
+        parse_span.record("records", p.records.len());
     }
     drop(parse_span);
-    let (records, rejected) = match parsed {
+    let ParsedPayload { records, rejected } = match parsed {
         Ok(r) => r,
         Err(error) => {
             // The fetch worked but the body is unusable: counted as such (not as `fresh`),

@@ -6,7 +6,8 @@ use actors::nats::{headers as dlq_headers, OutboundMessage, Publisher, SinkError
 use async_nats::HeaderMap;
 
 use crate::bus::codec::content_hash;
-use crate::bus::{headers, subjects, BatchBuilder, BatchLimits, Observation};
+use crate::bus::{headers, subjects, BatchBuilder, BatchLimits, ObservationWire};
+use crate::domain::Observation;
 use crate::pipeline::events;
 use crate::sources::Rejected;
 

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::actor::{FinishInput, Ingest, IngestActor, SaveCheckpoint};
-use super::core::{IngestError, IngestPayload, IngestReport, Records};
+use super::core::{IngestError, IngestPayload, IngestReport};
 use actors::{Mailbox, Shutdown};
 
-use crate::domain::{FlareEvent, RegionObservation, XrayFeed, XrayObservation};
-use crate::sources::files::{parse, scan, FilesError, ParsedFile};
+use crate::domain::{FlareEvent, Records, RegionObservation, XrayFeed, XrayObservation};
+use crate::sources::files::{parse, scan, FilesError};
+use crate::sources::ParsedPayload;
 use crate::sources::{Rejected, SourceKind};
 
 /// How fast a replay goes.
@@ -119,11 +120,7 @@ impl Lane {
         }
         end = end.max(start + 1).min(self.times.len());
         self.next = end;
-        let records = match &self.records {
-            Records::Xrays(v) => Records::Xrays(v[start..end].to_vec()),
-            Records::Regions(v) => Records::Regions(v[start..end].to_vec()),
-            Records::Donki(v) => Records::Donki(v[start..end].to_vec()),
-        };
+        let records = self.records.slice(start, end);
         IngestPayload {
             records,
             rejected: std::mem::take(&mut self.rejected),
@@ -155,7 +152,7 @@ impl ReplayInput {
     /// Builds the lanes from parsed payloads (one per recorded file, with its feed): X-ray by
     /// time, regions by their timestamp (payload order kept within a date, it is flare-plus's
     /// tie-break), DONKI flares at their peak.
-    pub fn from_parsed(files: Vec<(SourceKind, ParsedFile)>) -> ReplayInput {
+    pub fn from_parsed(files: Vec<(SourceKind, ParsedPayload)>) -> ReplayInput {
         let count = files.len();
         let mut xrays: HashMap<XrayFeed, Vec<XrayObservation>> = HashMap::new();
         let mut regions: Vec<RegionObservation> = Vec::new();
@@ -163,21 +160,15 @@ impl ReplayInput {
         let mut rejected: HashMap<SourceKind, Vec<Rejected>> = HashMap::new();
         for (kind, file) in files {
             let reject = rejected.entry(kind).or_default();
-            match file {
-                ParsedFile::Xrays(p) => {
-                    reject.extend(p.rejected);
+            reject.extend(file.rejected);
+            match file.records {
+                Records::Xrays(records) => {
                     if let SourceKind::Xrays(feed) = kind {
-                        xrays.entry(feed).or_default().extend(p.records);
+                        xrays.entry(feed).or_default().extend(records);
                     }
                 }
-                ParsedFile::Regions(p) => {
-                    reject.extend(p.rejected);
-                    regions.extend(p.records);
-                }
-                ParsedFile::Donki(p) => {
-                    reject.extend(p.rejected);
-                    donki.extend(p.records);
-                }
+                Records::Regions(records) => regions.extend(records),
+                Records::Flares(records) => donki.extend(records),
             }
         }
         let mut lanes = Vec::new();
@@ -206,7 +197,7 @@ impl ReplayInput {
         let times = donki.iter().map(|f| f.peak_time).collect();
         lanes.push(Lane {
             kind: SourceKind::Donki,
-            records: Records::Donki(donki),
+            records: Records::Flares(donki),
             times,
             next: 0,
             rejected: rejected.remove(&SourceKind::Donki).unwrap_or_default(),
@@ -319,7 +310,7 @@ impl<'a> Replayer<'a> {
                 lanes[i].take(limit, CHUNK)
             } else {
                 IngestPayload {
-                    records: empty_like(&lanes[i].records),
+                    records: Records::empty_like(&lanes[i].records),
                     rejected: std::mem::take(&mut lanes[i].rejected),
                     validators: None,
                 }
@@ -398,14 +389,6 @@ pub async fn replay(
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
-}
-
-fn empty_like(records: &Records) -> Records {
-    match records {
-        Records::Xrays(_) => Records::Xrays(Vec::new()),
-        Records::Regions(_) => Records::Regions(Vec::new()),
-        Records::Donki(_) => Records::Donki(Vec::new()),
-    }
 }
 
 async fn send(

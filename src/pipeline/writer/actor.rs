@@ -10,13 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle, WrapFuture};
+use actors::health::Fault;
 use actors::nats::{DeadLetterReason, Delivery};
 use actors::{ActorMetrics, Envelope, Shutdown};
 
-use crate::bus::{decode_message, headers, Observation, RejectedRecord};
+use crate::bus::{decode_message, headers, RejectedRecord};
+use crate::domain::Observation;
 use crate::pipeline::events;
 use crate::profile::Profile;
-use crate::store::{RecordKind, Store, WriteBatch, WriteStats};
+use crate::store::{Store, TaggedBatch, WriteStats};
 
 /// Batch bounds and retry pacing (from `[writer]`).
 #[derive(Debug, Clone)]
@@ -38,10 +40,9 @@ pub struct WriterSettings {
 struct Held {
     delivery: Delivery,
     /// Its records to store (none for marks); moved into the write batch at the flush.
-    records: Vec<Observation>,
-    /// Each record's position in the message (for a dead letter's record index); also how
-    /// many records it holds once they moved into the batch.
-    positions: Vec<usize>,
+    records: Vec<(Origin, Observation)>,
+    /// How many records it holds (also once they moved into the batch).
+    count: usize,
     /// Records of a batch message that could not be decoded: dead-lettered at the commit.
     undecodable: Vec<RejectedRecord>,
     /// A batch message (records are dead-lettered one by one), or a single record (the
@@ -49,11 +50,25 @@ struct Held {
     is_batch: bool,
 }
 
+/// Where a record of a write batch came from: the tag the store hands back with a refusal.
+#[derive(Debug, Clone)]
+struct Origin {
+    /// Index of its message among the held ones.
+    message: usize,
+    /// Position in its message (a dead letter's record index).
+    position: usize,
+    /// Its JSON as the message carries it (for the dead letter).
+    raw: bytes::Bytes,
+}
+
 pub struct WriterActor {
     store: Store,
     settings: WriterSettings,
     metrics: Arc<ActorMetrics>,
+    /// This role's stop signal (a child of the process's).
     shutdown: Shutdown,
+    /// Set, with the reason, when a write fails in a way retrying cannot fix.
+    fault: Fault,
     held: Vec<Held>,
     held_records: usize,
     held_bytes: usize,
@@ -68,12 +83,14 @@ impl WriterActor {
         settings: WriterSettings,
         metrics: Arc<ActorMetrics>,
         shutdown: Shutdown,
+        fault: Fault,
     ) -> WriterActor {
         WriterActor {
             store,
             settings,
             metrics,
             shutdown,
+            fault,
             held: Vec::new(),
             held_records: 0,
             held_bytes: 0,
@@ -106,6 +123,7 @@ impl WriterActor {
             store: self.store.clone(),
             settings: self.settings.clone(),
             shutdown: self.shutdown.clone(),
+            fault: self.fault.clone(),
         };
         ctx.wait(
             job.run(held, poison)
@@ -131,18 +149,27 @@ impl Handler<Envelope<Delivery>> for WriterActor {
         match decode_message(delivery.payload()) {
             Ok(decoded) => {
                 self.held_bytes += delivery.size();
-                let (records, positions): (Vec<Observation>, Vec<usize>) = decoded
+                let message = self.held.len();
+                let records: Vec<(Origin, Observation)> = decoded
                     .positions()
                     .into_iter()
+                    .zip(decoded.raw)
                     .zip(decoded.records)
                     .filter(|(_, o)| !matches!(o, Observation::Progress(_)))
-                    .map(|(position, o)| (o, position))
-                    .unzip();
+                    .map(|((position, raw), o)| {
+                        let origin = Origin {
+                            message,
+                            position,
+                            raw,
+                        };
+                        (origin, o)
+                    })
+                    .collect();
                 events::records_received("writer", records.len() + decoded.rejected.len());
                 self.held_records += records.len();
                 self.held.push(Held {
                     delivery,
-                    positions,
+                    count: records.len(),
                     records,
                     undecodable: decoded.rejected,
                     is_batch: decoded.is_batch,
@@ -173,6 +200,7 @@ struct FlushJob {
     store: Store,
     settings: WriterSettings,
     shutdown: Shutdown,
+    fault: Fault,
 }
 
 impl FlushJob {
@@ -188,27 +216,11 @@ impl FlushJob {
         if held.is_empty() {
             return;
         }
-        // The batch (records moved out of their messages), plus where each record came from
-        // (message, position in it), to find a refused one.
-        let mut batch = WriteBatch::default();
-        let mut origin: Vec<(RecordKind, usize, usize)> = Vec::new();
-        for (i, h) in held.iter_mut().enumerate() {
-            for (j, record) in std::mem::take(&mut h.records).into_iter().enumerate() {
-                match record {
-                    Observation::Xray(x) => {
-                        origin.push((RecordKind::Xray, i, j));
-                        batch.xrays.push(x);
-                    }
-                    Observation::Region(r) => {
-                        origin.push((RecordKind::Region, i, j));
-                        batch.regions.push(r);
-                    }
-                    Observation::Flare(f) => {
-                        origin.push((RecordKind::Flare, i, j));
-                        batch.flares.push(f);
-                    }
-                    Observation::Progress(_) => {}
-                }
+        // The batch: records moved out of their messages, each tagged with its origin.
+        let mut batch = TaggedBatch::default();
+        for h in held.iter_mut() {
+            for (origin, record) in std::mem::take(&mut h.records) {
+                batch.push(origin, record);
             }
         }
         let Some(stats) = self.write_until_committed(&batch, &held).await else {
@@ -221,20 +233,11 @@ impl FlushJob {
         // Each refused record, by message: its position there, its JSON, the reason.
         let mut refused: Vec<Vec<Refused>> = held.iter().map(|_| Vec::new()).collect();
         for r in &stats.rejected {
-            let found = origin
-                .iter()
-                .filter(|(k, _, _)| *k == r.kind)
-                .nth(r.index)
-                .copied();
-            let record = match r.kind {
-                RecordKind::Xray => batch.xrays.get(r.index).cloned().map(Observation::Xray),
-                RecordKind::Region => batch.regions.get(r.index).cloned().map(Observation::Region),
-                RecordKind::Flare => batch.flares.get(r.index).cloned().map(Observation::Flare),
-            };
-            if let (Some((_, i, j)), Some(record)) = (found, record) {
-                refused[i].push(Refused {
-                    index: held[i].positions.get(j).copied().unwrap_or(j),
-                    record: record.encode_record().into(),
+            let Some(origin) = &r.tag else { continue };
+            if let Some(list) = refused.get_mut(origin.message) {
+                list.push(Refused {
+                    index: origin.position,
+                    record: origin.raw.clone(),
                     reason: DeadLetterReason::new(r.code, r.reason.clone()),
                 });
             }
@@ -248,7 +251,10 @@ impl FlushJob {
     }
 
     /// Writes the batch, retrying transient failures with backoff until it commits or a stop
-    /// is requested (None). Held messages get in-progress acks so the server does not
+    /// is requested (None). A failure retrying cannot fix (migration, configuration,
+    /// permission) stops the role: the fault is set for `/readyz`, the role's stop signal is
+    /// triggered, and None hands the batch back for redelivery (to another writer, or to this
+    /// one once it is fixed and restarted). Held messages get in-progress acks so the server does not
     /// redeliver them meanwhile. One `write` span per batch (retries included) for the
     /// slow-operation log.
     #[tracing::instrument(
@@ -261,7 +267,11 @@ impl FlushJob {
             attempts = tracing::field::Empty
         )
     )]
-    async fn write_until_committed(&self, batch: &WriteBatch, held: &[Held]) -> Option<WriteStats> {
+    async fn write_until_committed(
+        &self,
+        batch: &TaggedBatch<Origin>,
+        held: &[Held],
+    ) -> Option<WriteStats<Origin>> {
         let mut delay = self.settings.retry_base;
         let mut attempt = 0u32;
         let mut last_progress = Instant::now();
@@ -292,6 +302,12 @@ impl FlushJob {
                         tracing::info!(attempts = attempt + 1, "batch committed after retries");
                     }
                     return Some(stats);
+                }
+                Err(e) if !e.is_transient() => {
+                    events::writer_stopped(e.code(), &e.to_string());
+                    self.fault.set(format!("writer stopped: {e}"));
+                    self.shutdown.trigger();
+                    return None;
                 }
                 Err(e) => {
                     attempt += 1;
@@ -360,9 +376,9 @@ async fn finish(h: Held, refused: Vec<Refused>) -> u64 {
             }
             events::record_dead_lettered("writer", bad.reason.code, &bad.reason.detail);
         }
-        return ack_stored(h.delivery, h.positions.len() - refused_count, entered).await;
+        return ack_stored(h.delivery, h.count - refused_count, entered).await;
     }
-    ack_stored(h.delivery, h.positions.len(), entered).await
+    ack_stored(h.delivery, h.count, entered).await
 }
 
 /// Acks a message whose `stored` records are committed, and records their latency.
@@ -378,7 +394,7 @@ async fn ack_stored(delivery: Delivery, stored: usize, entered: Option<f64>) -> 
     stored as u64
 }
 
-fn emit_rows(stats: &WriteStats) {
+fn emit_rows<T>(stats: &WriteStats<T>) {
     events::rows_written(
         "flare_goes_xray_flux",
         stats.xrays.inserted + stats.xrays.updated,

@@ -2,31 +2,19 @@
 //! the [`actor::WriterActor`], which stores batches through [`crate::store`].
 
 pub mod actor;
+pub mod config;
 
 use std::time::Duration;
 
-use actix::Actor;
-use actors::nats::{DeadLetterSink, PullSource, PullSourceConfig};
-use actors::{ActorMetrics, Mailbox};
-
-use crate::bus::{streams, subjects};
-use crate::config::Config;
-use crate::pipeline::actor_thread::ActorThread;
-use crate::pipeline::{Runtime, StartError};
-use crate::store::{Store, StoreOptions};
+use crate::bus::streams;
+use crate::store::Store;
 
 use self::actor::{WriterActor, WriterSettings};
+use super::actor_thread::{ActorThread, Feed};
+use super::{Runtime, StartError};
 
 /// The actor name (metric label).
 pub const ACTOR: &str = "writer";
-
-/// Connects to the configured database (creating the SQLite file's directory) and runs the
-/// migrations.
-pub async fn open_store(config: &Config) -> Result<Store, crate::store::StoreError> {
-    let store = Store::connect(&config.database.url, &StoreOptions::from(&config.database)).await?;
-    store.migrate().await?;
-    Ok(store)
-}
 
 /// The running writer: its thread (actor, source and connection).
 pub struct WriterRole {
@@ -35,14 +23,12 @@ pub struct WriterRole {
 }
 
 impl WriterRole {
-    /// Opens the store, binds the `writer` consumer and starts pulling. The source runs as a
-    /// task tracked by the runtime's shutdown: on stop it stops pulling and waits for the
-    /// actor to commit and ack what it holds.
+    /// Opens and migrates the store, binds the `writer` consumer and starts pulling. On stop
+    /// the source stops pulling and waits for the actor to commit and ack what it holds. A
+    /// write error that retrying cannot fix stops this role alone, and `/readyz` says why.
     pub async fn start(runtime: &Runtime) -> Result<WriterRole, StartError> {
         let config = &runtime.config;
-        let store = open_store(config)
-            .await
-            .map_err(|e| StartError::Config(format!("database: {e}")))?;
+        let store = Store::open(&config.database).await?;
         let probe = store.clone();
         runtime.readiness.add_check("database", move || {
             let store = probe.clone();
@@ -51,47 +37,35 @@ impl WriterRole {
         let w = &config.writer;
         streams::durable_obs_consumer(&runtime.topology, streams::WRITER_CONSUMER, w.max_in_flight)
             .await?;
-        // Deliveries in and their acks stay on the actor's thread.
-        let thread = ActorThread::start(runtime, ACTOR).await?;
-        let consumer =
-            streams::obs_consumer_on(&thread.jetstream(), streams::WRITER_CONSUMER).await?;
-        let stop = runtime.shutdown.clone();
-        tokio::spawn(streams::watch_consumer_backlog(
-            consumer.clone(),
-            streams::WRITER_CONSUMER,
-            Duration::from_secs(5),
-            async move { stop.cancelled().await },
-        ));
         let settings = WriterSettings {
             batch_max_records: w.batch_max_records,
             max_messages: w.max_in_flight,
             batch_max_bytes: w.batch_max_bytes,
-            batch_max_wait: Duration::from_millis(w.batch_max_wait_ms),
-            retry_base: Duration::from_millis(w.retry_base_ms),
-            retry_max: Duration::from_millis(w.retry_max_ms),
+            batch_max_wait: w.batch_max_wait,
+            retry_base: w.retry_base,
+            retry_max: w.retry_max,
             progress_every: Duration::from_secs(10),
             profile: config.features.profile,
         };
-        let metrics = ActorMetrics::register(ACTOR);
-        let (actor_store, actor_metrics, shutdown) =
-            (store.clone(), metrics.clone(), runtime.shutdown.clone());
-        let addr = WriterActor::start_in_arbiter(&thread.arbiter.handle(), move |_| {
-            WriterActor::new(actor_store, settings, actor_metrics, shutdown)
-        });
-        let dead_letters = DeadLetterSink::new(thread.jetstream(), subjects::dlq_for);
-        let source = PullSource::new(
-            consumer,
-            PullSourceConfig {
-                max_in_flight: w.max_in_flight,
-                batch: w.max_in_flight.min(512),
-                ..Default::default()
-            },
-            metrics.clone(),
-            dead_letters,
-        )
-        .with_ready_flag(runtime.readiness.add_flag("writer consumer bound"));
-        let mailbox = Mailbox::new(addr, metrics);
-        thread.run_source(runtime, source, mailbox);
+        let thread = ActorThread::start(runtime, ACTOR).await?;
+        let feed = Feed {
+            stream: streams::OBS,
+            consumer: streams::WRITER_CONSUMER,
+            max_in_flight: w.max_in_flight,
+            batch: w.max_in_flight.min(512),
+            ready_flag: Some("writer consumer bound"),
+            backlog: Some(streams::WRITER_CONSUMER),
+        };
+        // Its own stop signal: a permanent write error stops this role, not the process.
+        let stop = runtime.shutdown.child();
+        let fault = runtime.readiness.add_fault("writer");
+        let actor_store = store.clone();
+        let actor_stop = stop.clone();
+        thread
+            .run_fed(runtime, feed, &stop, move |metrics| {
+                WriterActor::new(actor_store, settings, metrics, actor_stop, fault)
+            })
+            .await?;
         Ok(WriterRole { thread, store })
     }
 

@@ -36,8 +36,6 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::config::HttpClientConfig;
-
 pub use donki::{donki_url, donki_windows};
 pub use error::{FetchError, FetchErrorKind};
 pub use redact::RedactedUrl;
@@ -45,47 +43,40 @@ pub use url::Url;
 
 use retry::{backoff_ceiling, full_jitter, honours_retry_after, parse_retry_after};
 
-/// How the fetcher behaves; built from `[http_client]` ([`HttpClientConfig`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `[http_client]`: how every upstream fetch behaves (spec 2.1 made robust).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct FetchConfig {
     /// Limit for one attempt: connecting plus receiving the whole response. flare-plus used 30 s.
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Largest body accepted, counted after gzip decoding: the memory one fetch may hold.
     pub max_response_bytes: u64,
     /// Retries after the first attempt (3 gives 4 attempts, like urllib3 `total=3`).
     pub max_retries: u32,
     /// Backoff before retry `k` (0-based) is drawn from `[0, min(retry_max, retry_base * 2^k)]`.
+    #[serde(with = "humantime_serde")]
     pub retry_base: Duration,
     /// Longest wait between attempts, also the cap on an upstream's `Retry-After`.
+    #[serde(with = "humantime_serde")]
     pub retry_max: Duration,
     /// Sent on every request, so upstream operators can tell who polls them.
     pub user_agent: String,
 }
 
 impl Default for FetchConfig {
-    /// The values of `config/default.toml` (spec 2.1's 30 s timeout and 3 retries).
+    /// The `[http_client]` of `config/default.toml` (spec 2.1's 30 s timeout and 3 retries).
     fn default() -> FetchConfig {
-        FetchConfig {
-            timeout: Duration::from_secs(30),
-            max_response_bytes: 64 * 1024 * 1024,
-            max_retries: 3,
-            retry_base: Duration::from_millis(1000),
-            retry_max: Duration::from_millis(30_000),
-            user_agent: "flare-plus-streaming/0.1".to_string(),
-        }
+        crate::config::embedded_section("http_client")
     }
 }
 
-impl From<&HttpClientConfig> for FetchConfig {
-    fn from(c: &HttpClientConfig) -> FetchConfig {
-        FetchConfig {
-            timeout: Duration::from_secs(c.timeout_secs),
-            max_response_bytes: c.max_response_bytes,
-            max_retries: c.max_retries,
-            retry_base: Duration::from_millis(c.retry_base_ms),
-            retry_max: Duration::from_millis(c.retry_max_ms),
-            user_agent: c.user_agent.clone(),
-        }
+impl crate::config::Validate for FetchConfig {
+    fn validate(&self, problems: &mut crate::config::Problems) {
+        problems.check(
+            !self.timeout.is_zero() && self.max_response_bytes > 0,
+            || "http_client.timeout and max_response_bytes must be positive".into(),
+        );
     }
 }
 
@@ -586,17 +577,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_matches_config_default_toml() {
-        // The `[http_client]` section of config/default.toml, field for field.
-        let from_toml = FetchConfig::from(&HttpClientConfig {
-            timeout_secs: 30,
-            max_response_bytes: 67_108_864,
-            max_retries: 3,
-            retry_base_ms: 1000,
-            retry_max_ms: 30_000,
-            user_agent: "flare-plus-streaming/0.1".to_string(),
-        });
-        assert_eq!(from_toml, FetchConfig::default());
+    fn default_is_the_http_client_section_of_config_default_toml() {
+        let d = FetchConfig::default();
+        assert_eq!(d.timeout, Duration::from_secs(30));
+        assert_eq!(d.max_response_bytes, 67_108_864);
+        assert_eq!(d.max_retries, 3);
+        assert_eq!(d.retry_base, Duration::from_secs(1));
+        assert_eq!(d.retry_max, Duration::from_secs(30));
     }
 
     #[test]

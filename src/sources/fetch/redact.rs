@@ -3,65 +3,30 @@
 //! NASA DONKI takes its API key in the query string (`api_key=...`), so the URL a poller fetches
 //! is itself a secret. Every error, log line and span field of the fetcher carries a
 //! [`RedactedUrl`] instead of the URL, and the redaction is done once, when the value is built,
-//! so no formatting path (`Display`, `Debug`, `{:#?}`) can reach the original.
+//! so no formatting path (`Display`, `Debug`, `{:#?}`) can reach the original. The rules are
+//! the project's one redaction ([`crate::config::secret`]).
 
 use std::fmt;
 
 use url::Url;
 
-/// Query parameter names whose values are replaced by `***` (compared ASCII case-insensitively).
-/// The first four are the ones our upstreams and common APIs use; the rest are cheap insurance.
-const SENSITIVE_PARAMS: &[&str] = &[
-    "api_key",
-    "token",
-    "key",
-    "password",
-    "apikey",
-    "access_token",
-    "secret",
-];
+use crate::config::secret::{redact_url, secrets_in_url};
 
-/// What replaces a secret.
-const MASK: &str = "***";
-
-/// A URL with the values of sensitive query parameters (and any userinfo password) replaced by
-/// `***`. Both `Display` and `Debug` show only the redacted text.
+/// A URL with its credentials masked (see [`crate::config::secret`]). Both `Display` and
+/// `Debug` show only the redacted text.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RedactedUrl(String);
 
 impl RedactedUrl {
-    /// Redacts a parsed URL: other parameters, their order and their encoding stay as they were,
-    /// so the text still identifies the request (dates, paths) in logs.
+    /// Redacts a parsed URL: other parameters, their order and their encoding stay as they
+    /// were, so the text still identifies the request (dates, paths) in logs.
     pub fn new(url: &Url) -> RedactedUrl {
-        let mut shown = url.clone();
-        if shown.password().is_some() {
-            // Cannot fail: a URL that has a password can have it replaced.
-            let _ = shown.set_password(Some(MASK));
-        }
-        if let Some(query) = url.query() {
-            shown.set_query(Some(&redact_query(query)));
-        }
-        RedactedUrl(shown.into())
+        RedactedUrl(redact_url(url.as_str()))
     }
 
-    /// Redacts text that may not parse as a URL (for `InvalidUrl` errors): everything after the
-    /// first `?` is treated as a query and redacted the same way, and userinfo is dropped.
+    /// Redacts text that may not parse as a URL (for `InvalidUrl` errors), by the same rules.
     pub fn from_unparsed(raw: &str) -> RedactedUrl {
-        let (before, query) = match raw.split_once('?') {
-            Some((before, query)) => (before, Some(query)),
-            None => (raw, None),
-        };
-        let before = match before.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_userinfo, host)) => format!("{scheme}://{MASK}@{host}"),
-                None => before.to_string(),
-            },
-            None => before.to_string(),
-        };
-        match query {
-            Some(q) => RedactedUrl(format!("{before}?{}", redact_query(q))),
-            None => RedactedUrl(before),
-        }
+        RedactedUrl(redact_url(raw))
     }
 
     /// The redacted text.
@@ -82,70 +47,13 @@ impl fmt::Debug for RedactedUrl {
     }
 }
 
-/// `a=1&api_key=XYZ&b=2` -> `a=1&api_key=***&b=2`. Names are percent-decoded before the
-/// comparison, so `api%5Fkey=...` is caught too; the raw name is kept in the output.
-fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|segment| {
-            let raw_name = segment.split_once('=').map_or(segment, |(name, _)| name);
-            if is_sensitive(&decoded_name(raw_name)) && segment.contains('=') {
-                format!("{raw_name}={MASK}")
-            } else {
-                segment.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn decoded_name(raw_name: &str) -> String {
-    url::form_urlencoded::parse(raw_name.as_bytes())
-        .next()
-        .map(|(name, _)| name.into_owned())
-        .unwrap_or_default()
-}
-
-fn is_sensitive(name: &str) -> bool {
-    SENSITIVE_PARAMS
-        .iter()
-        .any(|sensitive| name.eq_ignore_ascii_case(sensitive))
-}
-
-/// The non-empty values of sensitive parameters (and the userinfo password) of `url`, so that
-/// free text from lower layers (error chains) can be scrubbed of them before it is kept.
+/// The secrets of `url`, to scrub free text from lower layers (error chains) before it is
+/// kept.
 pub(crate) fn secret_values(url: &Url) -> Vec<String> {
-    let mut secrets: Vec<String> = url
-        .query_pairs()
-        .filter(|(name, value)| is_sensitive(name) && !value.is_empty())
-        .map(|(_, value)| value.into_owned())
-        .collect();
-    if let Some(password) = url.password() {
-        if !password.is_empty() {
-            secrets.push(password.to_string());
-        }
-    }
-    // Also the raw (percent-encoded) spelling, in case a layer prints the URL as sent.
-    if let Some(query) = url.query() {
-        for segment in query.split('&') {
-            if let Some((name, value)) = segment.split_once('=') {
-                if is_sensitive(&decoded_name(name)) && !value.is_empty() {
-                    secrets.push(value.to_string());
-                }
-            }
-        }
-    }
-    secrets.sort();
-    secrets.dedup();
-    secrets
+    secrets_in_url(url.as_str())
 }
 
-/// Replaces every occurrence of every secret in `text` by `***`.
-pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
-    secrets.iter().fold(text.to_string(), |acc, secret| {
-        acc.replace(secret.as_str(), MASK)
-    })
-}
+pub(crate) use crate::config::secret::scrub;
 
 #[cfg(test)]
 mod tests {
@@ -192,7 +100,7 @@ mod tests {
     fn unparsed_text_is_redacted_too() {
         assert_eq!(
             RedactedUrl::from_unparsed("ht!tp://u:pw@h/p?api_key=SEKRIT&a=1").as_str(),
-            "ht!tp://***@h/p?api_key=***&a=1"
+            "ht!tp://u:***@h/p?api_key=***&a=1"
         );
         assert_eq!(
             RedactedUrl::from_unparsed("not a url").as_str(),

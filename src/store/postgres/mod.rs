@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use super::error::Redactor;
 use super::rows;
 use super::write::{Upserted, WriteBackend};
-use super::{Counters, StoreError, StoreOptions};
+use super::{Counters, StoreConfig, StoreError};
 use crate::domain::{FlareEvent, RegionObservation, XrayFeed, XrayObservation};
 
 mod upsert;
@@ -31,15 +31,16 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    pub(crate) fn connect(url: &str, opts: &StoreOptions) -> Result<Self, StoreError> {
-        let redactor = Redactor::for_url(url);
+    pub(crate) fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        let url = config.url.expose();
+        let redactor = Redactor::for_url(&config.url);
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::from_sqlx(e, &redactor))?
             .application_name("flare-plus");
-        let connect = super::with_statement_logging(connect, opts.slow_statement);
+        let connect = super::with_statement_logging(connect, config.slow_statement_threshold());
         let pool = PgPoolOptions::new()
-            .max_connections(opts.max_connections)
-            .acquire_timeout(opts.acquire_timeout)
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout)
             .connect_lazy_with(connect);
         Ok(PgStore {
             pool,

@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::error::Redactor;
 use super::rows;
 use super::write::{Upserted, WriteBackend};
-use super::{Counters, StoreError, StoreErrorKind, StoreOptions};
+use super::{Counters, StoreConfig, StoreError, StoreErrorKind};
 use crate::domain::{FlareEvent, RegionObservation, XrayFeed, XrayObservation};
 
 mod upsert;
@@ -54,22 +54,23 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub(crate) fn connect(url: &str, opts: &StoreOptions) -> Result<Self, StoreError> {
-        let redactor = Redactor::for_url(url);
+    pub(crate) fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        let url = config.url.expose();
+        let redactor = Redactor::for_url(&config.url);
         let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::from_sqlx(e, &redactor))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(opts.sqlite_busy_timeout)
+            .busy_timeout(config.sqlite_busy_timeout)
             // Bulk upserts are multi-row statements whose text varies with the batch's row
             // count; each distinct one compiles to a large program. sqlx's default cache (100
             // per connection) kept about 20 MiB of them per connection on a year's replay.
             .statement_cache_capacity(SQLITE_STATEMENT_CACHE);
-        let connect = super::with_statement_logging(connect, opts.slow_statement);
+        let connect = super::with_statement_logging(connect, config.slow_statement_threshold());
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let mut pool = SqlitePoolOptions::new().acquire_timeout(opts.acquire_timeout);
+        let mut pool = SqlitePoolOptions::new().acquire_timeout(config.acquire_timeout);
         if in_memory {
             // Every connection to :memory: is its own database: keep exactly one, forever.
             pool = pool
@@ -78,7 +79,7 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None);
         } else {
-            pool = pool.max_connections(opts.max_connections.max(1));
+            pool = pool.max_connections(config.max_connections.max(1));
             if let Some(dir) = connect
                 .get_filename()
                 .parent()

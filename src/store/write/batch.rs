@@ -3,7 +3,10 @@
 
 use super::super::{RecordKind, Rejected, StoreError};
 use crate::domain::{FlareEvent, RegionObservation, XrayObservation};
-use crate::store::WriteBatch;
+use crate::store::TaggedBatch;
+
+/// A refusal found by the write path, before the caller's tag is attached.
+pub(crate) type Refusal = Rejected<()>;
 
 /// A record of the batch with its position in the batch's vector.
 #[derive(Debug, Clone, Copy)]
@@ -29,7 +32,7 @@ pub(super) struct Prepared<'a> {
     pub xrays: Vec<XrayItem<'a>>,
     pub regions: Vec<RegionItem<'a>>,
     pub flares: Vec<FlareItem<'a>>,
-    pub rejected: Vec<Rejected>,
+    pub rejected: Vec<Refusal>,
     pub superseded: u64,
 }
 
@@ -37,13 +40,14 @@ fn finite(v: Option<f64>) -> bool {
     v.is_none_or(f64::is_finite)
 }
 
-fn refuse(kind: RecordKind, index: usize, key: String, what: &str) -> Rejected {
+fn refuse(kind: RecordKind, index: usize, key: String, what: &str) -> Refusal {
     Rejected {
         kind,
         index,
         key,
         code: "non_finite_value",
         reason: format!("{what} is NaN or infinite (missing values must be None)"),
+        tag: None,
     }
 }
 
@@ -63,7 +67,7 @@ fn dedup_last<T, K: Ord>(mut items: Vec<T>, key: impl Fn(&T) -> K) -> (Vec<T>, u
 }
 
 impl<'a> Prepared<'a> {
-    pub(super) fn new(batch: &'a WriteBatch) -> Self {
+    pub(super) fn new<T>(batch: &'a TaggedBatch<T>) -> Self {
         let mut rejected = Vec::new();
         let mut xrays = Vec::with_capacity(batch.xrays.len());
         for (index, rec) in batch.xrays.iter().enumerate() {
@@ -162,7 +166,7 @@ impl<'p, 'a> Part<'p, 'a> {
     }
 
     /// The one record of a part of length 1, as a rejection.
-    pub(super) fn reject(&self, e: &StoreError) -> Option<Rejected> {
+    pub(super) fn reject(&self, e: &StoreError) -> Option<Refusal> {
         if self.len() != 1 {
             return None;
         }
@@ -180,6 +184,7 @@ impl<'p, 'a> Part<'p, 'a> {
             key,
             code: e.code(),
             reason: e.message().to_string(),
+            tag: None,
         })
     }
 }

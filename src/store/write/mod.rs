@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 mod batch;
 mod rematerialize;
 
+use batch::Refusal;
 pub(crate) use batch::{FlareItem, RegionItem, XrayItem};
 use batch::{Part, Prepared};
 use rematerialize::rematerialize;
@@ -17,7 +18,7 @@ use sqlx::{Connection, Database};
 
 use super::{
     Counters, FlareEventChanges, RecordKind, Rejected, StoreError, StoreErrorKind, TableCounts,
-    WriteBatch, WriteStats,
+    TaggedBatch, WriteStats,
 };
 use crate::domain::{FlareEvent, FlareSource};
 use crate::profile::Profile;
@@ -147,17 +148,18 @@ struct Ctx<'b> {
     profile: Profile,
     now: DateTime<Utc>,
     started: Instant,
-    batch: &'b WriteBatch,
+    /// Records per kind in the batch (xrays, regions, flares), for the log rows.
+    sizes: [usize; 3],
     /// Records refused before reaching the database (NaN), for the log rows.
-    refused: &'b [Rejected],
+    refused: &'b [Refusal],
 }
 
 /// [`super::Store::write`] for one backend.
-pub(crate) async fn write_batch<B: WriteBackend>(
+pub(crate) async fn write_batch<B: WriteBackend, T: Clone>(
     b: &B,
-    batch: &WriteBatch,
+    batch: &TaggedBatch<T>,
     profile: Profile,
-) -> Result<WriteStats, StoreError> {
+) -> Result<WriteStats<T>, StoreError> {
     let started = Instant::now();
     let now = Utc::now();
     let prepared = Prepared::new(batch);
@@ -169,7 +171,7 @@ pub(crate) async fn write_batch<B: WriteBackend>(
             profile,
             now,
             started,
-            batch,
+            sizes: [batch.xrays.len(), batch.regions.len(), batch.flares.len()],
             refused: &prepared.rejected,
         };
         let (a, r) = match attempt(b, whole, &ctx, false).await {
@@ -196,7 +198,17 @@ pub(crate) async fn write_batch<B: WriteBackend>(
         solar_flare_events: counts(solar_fetched, applied.solar),
         flare_events: applied.flare_events,
         superseded: prepared.superseded,
-        rejected,
+        rejected: rejected
+            .into_iter()
+            .map(|r| Rejected {
+                tag: batch.tag(r.kind, r.index).cloned(),
+                kind: r.kind,
+                index: r.index,
+                key: r.key,
+                code: r.code,
+                reason: r.reason,
+            })
+            .collect(),
     })
 }
 
@@ -217,7 +229,7 @@ async fn attempt<B: WriteBackend>(
     whole: Part<'_, '_>,
     ctx: &Ctx<'_>,
     isolate: bool,
-) -> Result<(Applied, Vec<Rejected>), StoreError> {
+) -> Result<(Applied, Vec<Refusal>), StoreError> {
     let (profile, now) = (ctx.profile, ctx.now);
     let mut tx = b.pool().begin_with(B::BEGIN).await.map_err(|e| b.err(e))?;
     if !whole.flares.is_empty() {
@@ -251,8 +263,8 @@ async fn attempt<B: WriteBackend>(
     } else {
         applied = apply(b, &mut *tx, whole, profile, now).await?;
     }
-    let refused: Vec<Rejected> = ctx.refused.iter().chain(&rejected).cloned().collect();
-    let log = log_rows(whole, &applied, &refused, ctx.batch, ctx.started);
+    let refused: Vec<Refusal> = ctx.refused.iter().chain(&rejected).cloned().collect();
+    let log = log_rows(whole, &applied, &refused, ctx.sizes, ctx.started);
     b.insert_log(&mut *tx, &log, now).await?;
     tx.commit().await.map_err(|e| b.err(e))?;
     b.counters().commit();
@@ -306,8 +318,8 @@ fn span<T>(
 fn log_rows(
     whole: Part<'_, '_>,
     applied: &Applied,
-    rejected: &[Rejected],
-    batch: &WriteBatch,
+    rejected: &[Refusal],
+    [xrays, regions, flares]: [usize; 3],
     started: Instant,
 ) -> Vec<LogRow> {
     let duration_seconds = started.elapsed().as_secs_f64();
@@ -339,34 +351,34 @@ fn log_rows(
         }
     };
     let mut rows = Vec::new();
-    if !batch.xrays.is_empty() {
+    if xrays > 0 {
         let s = span(whole.xrays, |i| (i.rec.time, i.rec.time));
         rows.push(row(
             "flare_goes_xray_flux",
             Some(RecordKind::Xray),
-            batch.xrays.len(),
+            xrays,
             applied.xrays,
             s,
         ));
     }
-    if !batch.regions.is_empty() {
+    if regions > 0 {
         let s = span(whole.regions, |i| (i.rec.timestamp, i.rec.timestamp));
         rows.push(row(
             "flare_solar_regions",
             Some(RecordKind::Region),
-            batch.regions.len(),
+            regions,
             applied.regions,
             s,
         ));
     }
-    if !batch.flares.is_empty() {
+    if flares > 0 {
         let s = span(whole.flares, |i| {
             (i.rec.start_time, i.rec.end_time.unwrap_or(i.rec.peak_time))
         });
         rows.push(row(
             "flare_event_candidates",
             Some(RecordKind::Flare),
-            batch.flares.len(),
+            flares,
             applied.candidates,
             s,
         ));
@@ -374,7 +386,7 @@ fn log_rows(
         rows.push(row(
             "flare_events",
             None,
-            batch.flares.len(),
+            flares,
             (fe.inserted, fe.updated + fe.deleted),
             s,
         ));

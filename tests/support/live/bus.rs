@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer};
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use flare_plus::bus::{decode_message, Observation};
+use flare_plus::bus::decode_message;
+use flare_plus::domain::Observation;
 use futures_util::{StreamExt, TryStreamExt};
 
 /// A NATS client with its own runtime, for blocking tests.
