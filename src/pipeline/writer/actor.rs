@@ -216,6 +216,14 @@ impl FlushJob {
         if held.is_empty() {
             return;
         }
+        // The role stopped on a permanent error: what is still queued here goes back to the
+        // stream untouched, for the writer that takes over once the fault is fixed.
+        if self.fault.reason().is_some() {
+            for h in held {
+                let _ = h.delivery.nak(Duration::from_secs(1)).await;
+            }
+            return;
+        }
         // The batch: records moved out of their messages, each tagged with its origin.
         let mut batch = TaggedBatch::default();
         for h in held.iter_mut() {
