@@ -10,7 +10,8 @@ use flare_plus::pipeline::Config;
 
 /// Counts live and peak heap bytes for `flare-plus profile` (src/profiling/alloc.rs). Off
 /// until the profile command switches it on; until then an allocation costs one relaxed
-/// load more than the system allocator's.
+/// load more than the system allocator's (feature `heap-profile`, on by default).
+#[cfg(feature = "heap-profile")]
 #[global_allocator]
 static ALLOC: flare_plus::profiling::alloc::CountingAlloc =
     flare_plus::profiling::alloc::CountingAlloc;
