@@ -11,7 +11,9 @@ pub mod config;
 pub mod donki;
 pub mod fetch;
 pub mod files;
+pub mod goes_nc;
 pub mod parse_error;
+pub mod srs;
 pub mod swpc_regions;
 pub mod swpc_xray;
 
