@@ -7,6 +7,7 @@
 //! rest of the payload still parses. Problems with the payload as a whole (not UTF-8, not
 //! JSON, not an array, HTML error page, too large) are a [`PayloadError`].
 
+pub mod archive;
 pub mod config;
 pub mod donki;
 pub mod fetch;
@@ -74,7 +75,8 @@ impl ParsedPayload {
 }
 
 /// Parses one payload of `kind` with that feed's parser: the one place a parser is chosen
-/// by kind (live polls, recorded files, backfill downloads).
+/// by kind for the JSON feeds (live polls, recorded files, backfill downloads);
+/// [`archive::parse_file`] chooses by kind and format for every recorded or archive file.
 pub fn parse_payload(kind: SourceKind, bytes: &[u8]) -> Result<ParsedPayload, PayloadError> {
     Ok(match kind {
         SourceKind::Xrays(feed) => {
