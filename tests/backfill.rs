@@ -264,12 +264,12 @@ fn a_stopped_directory_backfill_continues_after_its_checkpoint() {
             speed.to_string(),
         ]
     };
-    let key = BackfillPlan {
-        source: BackfillSource::Dir(source.clone()),
-        from: day("2024-05-03"),
-        to: day("2024-05-12"),
-        speed: Speed::Max,
-    }
+    let key = BackfillPlan::new(
+        BackfillSource::Dir(source.clone()),
+        day("2024-05-03"),
+        day("2024-05-12"),
+        Speed::Max,
+    )
     .checkpoint_key();
 
     // Run 1, paced at one second per day of data; stopped part-way through the fourth day
@@ -456,12 +456,12 @@ fn a_url_backfill_skips_absent_files_stops_on_a_failing_day_and_continues() {
         "--source",
         &url,
     ];
-    let key = BackfillPlan {
-        source: BackfillSource::parse(&url).expect("a URL"),
-        from: day("2024-05-20"),
-        to: day("2024-05-24"),
-        speed: Speed::Max,
-    }
+    let key = BackfillPlan::new(
+        BackfillSource::parse(&url).expect("a URL"),
+        day("2024-05-20"),
+        day("2024-05-24"),
+        Speed::Max,
+    )
     .checkpoint_key();
 
     // Run 1: day 20 done, day 21 fails after its retries; the run stops with a clear error.

@@ -153,7 +153,10 @@ pub enum FormatError {
     #[error("not a usable SRS file: {0}")]
     Srs(#[from] SrsError),
     #[error("a {format} file cannot hold {kind} records")]
-    KindMismatch { format: &'static str, kind: &'static str },
+    KindMismatch {
+        format: &'static str,
+        kind: &'static str,
+    },
 }
 
 /// Parses one file's (decompressed) bytes by its kind and format: the one place a parser is
@@ -226,11 +229,18 @@ mod tests {
             selection.feed(16, day("2021-01-01")),
             Some(XrayFeed::Primary)
         );
-        assert_eq!(selection.feed(15, day("2019-12-09")), Some(XrayFeed::Primary));
+        assert_eq!(
+            selection.feed(15, day("2019-12-09")),
+            Some(XrayFeed::Primary)
+        );
         assert_eq!(selection.feed(16, day("2019-12-09")), None);
         // No secondary URL (the default): the secondary satellite is not stored.
         assert_eq!(selection.feed(18, day("2024-05-01")), None);
-        assert_eq!(selection.feed(15, day("2009-01-01")), None, "before the table");
+        assert_eq!(
+            selection.feed(15, day("2009-01-01")),
+            None,
+            "before the table"
+        );
         sources.xray.secondary_url = "https://example.invalid/secondary.json".into();
         let with_secondary = XraySelection::from_config(&sources);
         assert_eq!(
