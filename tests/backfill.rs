@@ -6,7 +6,10 @@
 //! record of the range exactly once, with the flare detector run over the range as one series.
 //! Then the URL form against testkit's fake upstream serving the same layout: absent files
 //! (404) are skipped, a day that keeps failing stops the run with a clear error, and the next
-//! run continues after the last completed day without fetching it again.
+//! run continues after the last completed day without fetching it again. Then archive files
+//! (NCEI GOES netCDF, SRS text; generated in the real layouts) from a directory with hostile
+//! files beside the good ones, and from the stand-in through its listings with DONKI by window
+//! and the download cache.
 
 mod support;
 
@@ -553,8 +556,12 @@ fn srs_name(d: u32) -> String {
 /// What the pipeline's own readers give for the archive files of the days in `goes` and `srs`
 /// (DONKI: the sample's flares that start in `donki_days`), with the detector over the X-ray
 /// as one series. Also returns how many records the readers reject (dead letters).
-fn archive_expected(goes: &[u32], srs: &[u32], donki_days: &[NaiveDate]) -> (Expected, usize) {
-    let root = archive_fixture();
+fn archive_expected(
+    root: &Path,
+    goes: &[u32],
+    srs: &[u32],
+    donki_days: &[NaiveDate],
+) -> (Expected, usize) {
     let mut e = Expected::default();
     let mut rejected = 0;
     for d in goes {
@@ -687,7 +694,7 @@ fn an_archive_backfill_from_a_server_stores_the_files_rows_and_reads_its_cache_a
         None,
     );
     let range = days("2024-05-21", "2024-05-23");
-    let (expected, rejected) = archive_expected(&[21, 22], &[21, 22, 23], &range);
+    let (expected, rejected) = archive_expected(&root, &[21, 22], &[21, 22, 23], &range);
 
     let nats = testkit::NatsServer::start();
     let bus = Bus::connect(&nats.url());
@@ -799,16 +806,76 @@ fn an_archive_backfill_from_a_server_stores_the_files_rows_and_reads_its_cache_a
     );
 }
 
+/// Copies the files of `from` (recursively) into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
 #[test]
-fn an_archive_backfill_from_a_directory_reads_ncei_and_srs_layouts() {
+fn an_archive_backfill_from_a_directory_reads_ncei_and_srs_layouts_and_dead_letters_bad_files() {
     let range = days("2024-05-21", "2024-05-23");
-    let (mut expected, rejected) = archive_expected(&[21, 22, 23], &[21, 22, 23], &[]);
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("archive");
+    copy_tree(&archive_fixture(), &root);
+    // Hostile files beside the good ones, each under a name the backfill reads.
+    let month = root.join("goes/2024/05");
+    let good = std::fs::read(month.join(goes_name(22))).expect("fixture");
+    let hostile = [
+        (
+            "sci_xrsf-l2-avg1m_g16_d20240522_v9-0-0.nc",
+            good[..good.len() / 2].to_vec(),
+            "file is truncated",
+        ),
+        (
+            "sci_xrsf-l2-avg1m_g16_d20240523_v9-0-0.nc",
+            std::fs::read(month.join(goes_name(21))).expect("fixture"),
+            "outside the day 2024-05-23 given by the file name",
+        ),
+        (
+            "sci_xrsf-l2-avg1m_g16_d20240522_v9-1-0.nc",
+            std::fs::read(root.join("hostile/missing_xrsb_flux_d20240522.nc")).expect("fixture"),
+            "missing variable xrsb_flux",
+        ),
+    ];
+    for (name, bytes, _) in &hostile {
+        std::fs::write(month.join(name), bytes).expect("write");
+    }
+    // A garbled row in the SRS of 2024-05-22: that row is a dead letter, the file's others stay.
+    let srs_path = root.join("srs/2024").join(srs_name(22));
+    let srs = std::fs::read_to_string(&srs_path).expect("fixture");
+    let row = srs
+        .lines()
+        .find(|l| l.starts_with("3738 "))
+        .expect("region 3738 on 2024-05-22")
+        .to_string();
+    // Its location `S27Wnn` becomes `Q27Wnn`: no hemisphere starts with Q.
+    let garbled = row.replacen(" S27", " Q27", 1);
+    assert_ne!(garbled, row);
+    std::fs::write(&srs_path, srs.replace(&row, &garbled)).expect("write");
+
+    let (mut expected, rejected) = archive_expected(&root, &[21, 22, 23], &[21, 22, 23], &[]);
     expected.donki.clear();
+    assert!(
+        !expected
+            .regions
+            .iter()
+            .any(|r| r.region_number == 3738 && r.timestamp.date_naive() == day("2024-05-22")),
+        "the garbled row gives no record"
+    );
+    assert!(rejected >= 1, "the garbled row is a reject");
     let nats = testkit::NatsServer::start();
     let bus = Bus::connect(&nats.url());
-    let work = tempfile::tempdir().expect("temp dir");
     let env = backfill_env(&nats, work.path(), &[]);
-    let source = archive_fixture().display().to_string();
+    let source = root.display().to_string();
     let mut run = env.spawn(
         "archive-dir",
         &[
@@ -830,8 +897,16 @@ fn an_archive_backfill_from_a_directory_reads_ncei_and_srs_layouts() {
         )),
         "{log}"
     );
+    assert!(log.contains(", 3 unusable files dead-lettered"), "{log}");
     assert!(log.contains("; 0 downloads"), "{log}");
     assert_stream_is(&bus, &expected);
+    for (name, _, reason) in &hostile {
+        assert_eq!(corrupt_letters(&bus, name), 1, "{name}");
+        assert!(
+            log.lines().any(|l| l.contains(name) && l.contains(reason)),
+            "{name}: {reason}\n{log}"
+        );
+    }
     let dead: u64 = bus.subject_counts("DLQ", "flare.dlq.>").values().sum();
-    assert_eq!(dead as usize, rejected);
+    assert_eq!(dead as usize, rejected + hostile.len());
 }
