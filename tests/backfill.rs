@@ -683,7 +683,8 @@ fn an_archive_backfill_from_a_server_stores_the_files_rows_and_reads_its_cache_a
     let srs_names: Vec<String> = [21, 22, 23].iter().map(|d| srs_name(*d)).collect();
     upstream.set_response("/srs/", html_listing(&["2024/".into()]));
     upstream.set_response("/srs/2024/", html_listing(&srs_names));
-    for name in &srs_names {
+    // The SRS describing day 23 is listed but answers 404: a missing file, reported.
+    for name in &srs_names[..2] {
         let bytes = std::fs::read(root.join("srs/2024").join(name)).expect("fixture");
         upstream.set_response(&format!("/srs/2024/{name}"), file_body(bytes, "text/plain"));
     }
@@ -694,7 +695,7 @@ fn an_archive_backfill_from_a_server_stores_the_files_rows_and_reads_its_cache_a
         None,
     );
     let range = days("2024-05-21", "2024-05-23");
-    let (expected, rejected) = archive_expected(&root, &[21, 22], &[21, 22, 23], &range);
+    let (expected, rejected) = archive_expected(&root, &[21, 22], &[21, 22], &range);
 
     let nats = testkit::NatsServer::start();
     let bus = Bus::connect(&nats.url());
@@ -743,6 +744,19 @@ fn an_archive_backfill_from_a_server_stores_the_files_rows_and_reads_its_cache_a
     assert!(
         log1.contains("backfilled 3 days of 2024-05-21..2024-05-23"),
         "{log1}"
+    );
+    assert!(log1.contains(", 1 missing files"), "{log1}");
+    assert!(
+        log1.contains("2024-05-23: missing file(s) of region"),
+        "{log1}"
+    );
+    assert_eq!(
+        upstream
+            .requests_to(&format!("/srs/2024/{}", srs_name(23)))
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        [404]
     );
     assert!(log1.contains(", 1 unusable files dead-lettered"), "{log1}");
     assert!(
