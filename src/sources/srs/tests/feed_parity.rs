@@ -55,3 +55,30 @@ fn serialized_record_has_the_feed_shape() {
     let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
     assert_eq!(keys(&plage), keys(&feed_plage));
 }
+
+/// The feed's sign convention, pinned on the project's regions feed fixture: every record's
+/// `latitude`/`longitude` is what the SRS reader makes of its `location` (N and E positive, so
+/// `W71` is -71), and the fixture has regions on both sides. (Live feed records could not be
+/// fetched where this was written; the fixture is in the feed's format.)
+#[test]
+fn the_feed_fixture_writes_west_as_negative_like_the_srs_reader() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/sample-30d/solar_regions.json");
+    let records: Vec<Value> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let (mut west, mut east) = (0, 0);
+    for r in &records {
+        let Some(location) = r["location"].as_str() else {
+            continue;
+        };
+        let (lat, lon) = crate::sources::srs::fields::location(location).unwrap();
+        assert_eq!(r["latitude"].as_i64(), Some(i64::from(lat)), "{r}");
+        assert_eq!(r["longitude"].as_i64(), Some(i64::from(lon)), "{r}");
+        if location.contains('W') && lon != 0 {
+            assert!(lon < 0, "{location}");
+            west += 1;
+        } else if location.contains('E') && lon != 0 {
+            east += 1;
+        }
+    }
+    assert!(west > 0 && east > 0, "both hemispheres: {west} W, {east} E");
+}
