@@ -84,6 +84,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    flare_plus::sources::archive::use_selection(
+        flare_plus::sources::archive::XraySelection::from_config(&config.sources),
+    );
     let outcome = match cli.command {
         Command::CheckConfig => commands::check_config(&config),
         Command::Run(args) => commands::run::execute(config, args),

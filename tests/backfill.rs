@@ -6,7 +6,10 @@
 //! record of the range exactly once, with the flare detector run over the range as one series.
 //! Then the URL form against testkit's fake upstream serving the same layout: absent files
 //! (404) are skipped, a day that keeps failing stops the run with a clear error, and the next
-//! run continues after the last completed day without fetching it again.
+//! run continues after the last completed day without fetching it again. Then archive files
+//! (NCEI GOES netCDF, SRS text; generated in the real layouts) from a directory with hostile
+//! files beside the good ones, and from the stand-in through its listings with DONKI by window
+//! and the download cache.
 
 mod support;
 
@@ -18,14 +21,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use flare_plus::detect::{StreamConfig, StreamDetector};
 use flare_plus::domain::Observation;
 use flare_plus::domain::{
-    FlareCategory, FlareEvent, FlareSource, RegionObservation, XrayFeed, XrayObservation,
+    FlareCategory, FlareEvent, FlareSource, Records, RegionObservation, XrayFeed, XrayObservation,
 };
 use flare_plus::pipeline::ingest::backfill::{BackfillCheckpoint, BackfillPlan, BackfillSource};
 use flare_plus::pipeline::ingest::replay::Speed;
 use flare_plus::profile::Profile;
+use flare_plus::sources::archive::{parse_file, Format};
 use flare_plus::sources::donki::parse_donki_flares;
 use flare_plus::sources::swpc_regions::parse_regions;
 use flare_plus::sources::swpc_xray::parse_xrays;
+use flare_plus::sources::SourceKind;
 use support::live::bus::{wait_ok, Bus};
 use support::live::recorded::{array, by_day, elements, gzip};
 use support::procs::{Env, Proc};
@@ -264,12 +269,12 @@ fn a_stopped_directory_backfill_continues_after_its_checkpoint() {
             speed.to_string(),
         ]
     };
-    let key = BackfillPlan {
-        source: BackfillSource::Dir(source.clone()),
-        from: day("2024-05-03"),
-        to: day("2024-05-12"),
-        speed: Speed::Max,
-    }
+    let key = BackfillPlan::new(
+        BackfillSource::Dir(source.clone()),
+        day("2024-05-03"),
+        day("2024-05-12"),
+        Speed::Max,
+    )
     .checkpoint_key();
 
     // Run 1, paced at one second per day of data; stopped part-way through the fourth day
@@ -456,12 +461,12 @@ fn a_url_backfill_skips_absent_files_stops_on_a_failing_day_and_continues() {
         "--source",
         &url,
     ];
-    let key = BackfillPlan {
-        source: BackfillSource::parse(&url).expect("a URL"),
-        from: day("2024-05-20"),
-        to: day("2024-05-24"),
-        speed: Speed::Max,
-    }
+    let key = BackfillPlan::new(
+        BackfillSource::parse(&url).expect("a URL"),
+        day("2024-05-20"),
+        day("2024-05-24"),
+        Speed::Max,
+    )
     .checkpoint_key();
 
     // Run 1: day 20 done, day 21 fails after its retries; the run stops with a clear error.
@@ -531,4 +536,391 @@ fn a_url_backfill_skips_absent_files_stops_on_a_failing_day_and_continues() {
     let finished = checkpoint(&bus, &key).expect("checkpoint after run 2");
     assert!(finished.finished && finished.last_completed == Some(day("2024-05-24")));
     assert_stream_is(&bus, &expected);
+}
+
+/// The archive fixture: real-layout NCEI GOES XRS avg1m files (`goes/2024/05/`) and SRS files
+/// (`srs/2024/`) of 2024-05-21..23, generated from the sample (see its README).
+fn archive_fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/backfill-archive")
+}
+
+fn goes_name(d: u32) -> String {
+    format!("sci_xrsf-l2-avg1m_g16_d202405{d:02}_v2-1-0.nc")
+}
+
+/// `SRS` files named for their issue day (the day after the data day).
+fn srs_name(d: u32) -> String {
+    format!("202405{:02}SRS.txt", d + 1)
+}
+
+/// What the pipeline's own readers give for the archive files of the days in `goes` and `srs`
+/// (DONKI: the sample's flares that start in `donki_days`), with the detector over the X-ray
+/// as one series. Also returns how many records the readers reject (dead letters).
+fn archive_expected(
+    root: &Path,
+    goes: &[u32],
+    srs: &[u32],
+    donki_days: &[NaiveDate],
+) -> (Expected, usize) {
+    let mut e = Expected::default();
+    let mut rejected = 0;
+    for d in goes {
+        let name = goes_name(*d);
+        let bytes = std::fs::read(root.join("goes/2024/05").join(&name)).expect("fixture");
+        let parsed = parse_file(
+            SourceKind::Xrays(XrayFeed::Primary),
+            Format::GoesAvg1m,
+            &name,
+            &bytes,
+        )
+        .expect("GOES file parses");
+        rejected += parsed.rejected.len();
+        let Records::Xrays(xrays) = parsed.records else {
+            panic!("X-ray records");
+        };
+        e.xrays.extend(xrays);
+    }
+    for d in srs {
+        let name = srs_name(*d);
+        let bytes = std::fs::read(root.join("srs/2024").join(&name)).expect("fixture");
+        let parsed =
+            parse_file(SourceKind::Regions, Format::Srs, &name, &bytes).expect("SRS parses");
+        rejected += parsed.rejected.len();
+        let Records::Regions(regions) = parsed.records else {
+            panic!("region records");
+        };
+        assert!(!regions.is_empty(), "{name} has regions");
+        e.regions.extend(regions);
+    }
+    let donki = parse_donki_flares(&support::read_fixture("donki_flares.json")).expect("DONKI");
+    e.donki.extend(
+        donki
+            .records
+            .into_iter()
+            .filter(|f| donki_days.contains(&f.start_time.date_naive())),
+    );
+    let mut detector = StreamDetector::new(StreamConfig {
+        min_class: FlareCategory::C,
+        ..StreamConfig::for_profile(Profile::FlarePlus)
+    });
+    for x in &e.xrays {
+        e.detected.extend(detector.push(x.time, x.flux_long));
+    }
+    e.detected.extend(detector.flush());
+    e.last_xray = e.xrays.last().map(|x| x.time);
+    (e, rejected)
+}
+
+fn strs(a: &[String]) -> Vec<&str> {
+    a.iter().map(String::as_str).collect()
+}
+
+fn html_listing(names: &[String]) -> Respond {
+    let links: String = names
+        .iter()
+        .map(|n| format!("<a href=\"{n}\">{n}</a>\n"))
+        .collect();
+    Respond {
+        status: 200,
+        body: format!("<html><body><a href=\"../\">Parent</a>\n{links}</body></html>").into(),
+        headers: vec![("Content-Type".into(), "text/html".into())],
+        etag: None,
+        last_modified: None,
+        gzip: false,
+    }
+}
+
+fn file_body(bytes: Vec<u8>, content_type: &str) -> Respond {
+    Respond {
+        status: 200,
+        body: bytes.into(),
+        headers: vec![("Content-Type".into(), content_type.into())],
+        etag: None,
+        last_modified: None,
+        gzip: false,
+    }
+}
+
+/// Dead letters naming `file` with the code `corrupt_file`.
+fn corrupt_letters(bus: &Bus, file: &str) -> usize {
+    bus.messages("DLQ", "flare.dlq.>")
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.payload).contains(file))
+        .filter(|m| {
+            m.headers.as_ref().is_some_and(|h| {
+                h.iter()
+                    .any(|(_, v)| v.iter().any(|v| v.as_str() == "corrupt_file"))
+            })
+        })
+        .count()
+}
+
+#[test]
+fn an_archive_backfill_from_a_server_stores_the_files_rows_and_reads_its_cache_again() {
+    let root = archive_fixture();
+    let upstream = UpstreamServer::start().expect("upstream");
+    // NCEI's layout: BASE/YYYY/MM/ listings; day 23's file is an HTML error page.
+    upstream.set_response("/ncei/", html_listing(&["2024/".into()]));
+    upstream.set_response("/ncei/2024/", html_listing(&["05/".into()]));
+    let goes_names: Vec<String> = [21, 22, 23].iter().map(|d| goes_name(*d)).collect();
+    upstream.set_response("/ncei/2024/05/", html_listing(&goes_names));
+    for d in [21, 22] {
+        let bytes = std::fs::read(root.join("goes/2024/05").join(goes_name(d))).expect("fixture");
+        upstream.set_response(
+            &format!("/ncei/2024/05/{}", goes_name(d)),
+            file_body(bytes, "application/x-netcdf"),
+        );
+    }
+    let broken = goes_name(23);
+    upstream.set_response(
+        &format!("/ncei/2024/05/{broken}"),
+        file_body(
+            b"<html><body><h1>503 Service Unavailable</h1></body></html>".to_vec(),
+            "text/html",
+        ),
+    );
+    // SWPC's SRS per year.
+    let srs_names: Vec<String> = [21, 22, 23].iter().map(|d| srs_name(*d)).collect();
+    upstream.set_response("/srs/", html_listing(&["2024/".into()]));
+    upstream.set_response("/srs/2024/", html_listing(&srs_names));
+    // The SRS describing day 23 is listed but answers 404: a missing file, reported.
+    for name in &srs_names[..2] {
+        let bytes = std::fs::read(root.join("srs/2024").join(name)).expect("fixture");
+        upstream.set_response(&format!("/srs/2024/{name}"), file_body(bytes, "text/plain"));
+    }
+    // DONKI answers any window with the sample's catalogue; the backfill keeps its days.
+    upstream.set_payload(
+        "/DONKI/FLR",
+        support::read_fixture("donki_flares.json"),
+        None,
+    );
+    let range = days("2024-05-21", "2024-05-23");
+    let (expected, rejected) = archive_expected(&root, &[21, 22], &[21, 22], &range);
+
+    let nats = testkit::NatsServer::start();
+    let bus = Bus::connect(&nats.url());
+    let work = tempfile::tempdir().expect("temp dir");
+    let donki_url = upstream.url("/DONKI/FLR");
+    let env = backfill_env(
+        &nats,
+        work.path(),
+        &[
+            ("FLARE__SOURCES__DONKI__URL", donki_url.as_str()),
+            ("FLARE__HTTP_CLIENT__MAX_RETRIES", "1"),
+            ("FLARE__HTTP_CLIENT__RETRY_BASE", "20ms"),
+        ],
+    );
+    let (ncei, srs) = (upstream.url("/ncei"), upstream.url("/srs"));
+    let cache = work.path().join("cache");
+    let cache_arg = cache.display().to_string();
+    let args = |to: &'static str, donki: bool| {
+        let mut a: Vec<String> = [
+            "backfill",
+            "--from",
+            "2024-05-21",
+            "--to",
+            to,
+            "--source",
+            &ncei,
+            "--source",
+            &srs,
+            "--cache",
+            &cache_arg,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if donki {
+            a.push("--donki".into());
+        }
+        a
+    };
+
+    // Run 1: every day read; the HTML page is one dead letter naming it, the run goes on.
+    let run1 = args("2024-05-23", true);
+    let mut first = env.spawn("archive-1", &strs(&run1));
+    let (code, log1) = finish(&mut first, "run 1");
+    assert_eq!(code, 0, "{log1}");
+    assert!(
+        log1.contains("backfilled 3 days of 2024-05-21..2024-05-23"),
+        "{log1}"
+    );
+    assert!(log1.contains(", 1 missing files"), "{log1}");
+    assert!(
+        log1.contains("2024-05-23: missing file(s) of region"),
+        "{log1}"
+    );
+    assert_eq!(
+        upstream
+            .requests_to(&format!("/srs/2024/{}", srs_name(23)))
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        [404]
+    );
+    assert!(log1.contains(", 1 unusable files dead-lettered"), "{log1}");
+    assert!(
+        log1.contains(&broken),
+        "the log names the broken file:\n{log1}"
+    );
+    assert_stream_is(&bus, &expected);
+    assert_eq!(
+        corrupt_letters(&bus, &broken),
+        1,
+        "one dead letter for the HTML page"
+    );
+    let dead: u64 = bus.subject_counts("DLQ", "flare.dlq.>").values().sum();
+    assert_eq!(
+        dead as usize,
+        rejected + 1,
+        "dead letters: the readers' rejects and the page"
+    );
+    let donki_requests = upstream.requests_to("/DONKI/FLR");
+    assert_eq!(donki_requests.len(), 1, "one DONKI window");
+    assert_eq!(
+        donki_requests[0].query_param("startDate").as_deref(),
+        Some("2024-05-21")
+    );
+    assert_eq!(
+        donki_requests[0].query_param("endDate").as_deref(),
+        Some("2024-05-23")
+    );
+    assert!(cache
+        .join(format!(
+            "127.0.0.1_{}/ncei/2024/05/{}",
+            upstream.addr().port(),
+            goes_name(21)
+        ))
+        .is_file());
+    let requests = upstream.requests().len();
+    let obs = bus.last_sequence("OBS");
+
+    // Run 2, the same command: the checkpoint says done; nothing fetched, nothing published.
+    let mut second = env.spawn("archive-2", &strs(&run1));
+    let (code, log2) = finish(&mut second, "run 2");
+    assert_eq!(code, 0, "{log2}");
+    assert!(log2.contains("is already complete"), "{log2}");
+    assert_eq!(upstream.requests().len(), requests, "run 2 fetched");
+    assert_eq!(bus.last_sequence("OBS"), obs, "run 2 published");
+
+    // Run 3, another range (a new backfill) over the same archive: read from the cache.
+    let run3 = args("2024-05-22", false);
+    let mut third = env.spawn("archive-3", &strs(&run3));
+    let (code, log3) = finish(&mut third, "run 3");
+    assert_eq!(code, 0, "{log3}");
+    assert!(log3.contains("; 0 downloads"), "{log3}");
+    assert_eq!(
+        upstream.requests().len(),
+        requests,
+        "run 3 read its cache: {:?}",
+        &upstream.requests()[requests..]
+            .iter()
+            .map(|r| r.path.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Copies the files of `from` (recursively) into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn an_archive_backfill_from_a_directory_reads_ncei_and_srs_layouts_and_dead_letters_bad_files() {
+    let range = days("2024-05-21", "2024-05-23");
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("archive");
+    copy_tree(&archive_fixture(), &root);
+    // Hostile files beside the good ones, each under a name the backfill reads.
+    let month = root.join("goes/2024/05");
+    let good = std::fs::read(month.join(goes_name(22))).expect("fixture");
+    let hostile = [
+        (
+            "sci_xrsf-l2-avg1m_g16_d20240522_v9-0-0.nc",
+            good[..good.len() / 2].to_vec(),
+            "file is truncated",
+        ),
+        (
+            "sci_xrsf-l2-avg1m_g16_d20240523_v9-0-0.nc",
+            std::fs::read(month.join(goes_name(21))).expect("fixture"),
+            "outside the day 2024-05-23 given by the file name",
+        ),
+        (
+            "sci_xrsf-l2-avg1m_g16_d20240522_v9-1-0.nc",
+            std::fs::read(root.join("hostile/missing_xrsb_flux_d20240522.nc")).expect("fixture"),
+            "missing variable xrsb_flux",
+        ),
+    ];
+    for (name, bytes, _) in &hostile {
+        std::fs::write(month.join(name), bytes).expect("write");
+    }
+    // A garbled row in the SRS of 2024-05-22: that row is a dead letter, the file's others stay.
+    let srs_path = root.join("srs/2024").join(srs_name(22));
+    let srs = std::fs::read_to_string(&srs_path).expect("fixture");
+    let row = srs
+        .lines()
+        .find(|l| l.starts_with("3738 "))
+        .expect("region 3738 on 2024-05-22")
+        .to_string();
+    // Its location `S27Wnn` becomes `Q27Wnn`: no hemisphere starts with Q.
+    let garbled = row.replacen(" S27", " Q27", 1);
+    assert_ne!(garbled, row);
+    std::fs::write(&srs_path, srs.replace(&row, &garbled)).expect("write");
+
+    let (mut expected, rejected) = archive_expected(&root, &[21, 22, 23], &[21, 22, 23], &[]);
+    expected.donki.clear();
+    assert!(
+        !expected
+            .regions
+            .iter()
+            .any(|r| r.region_number == 3738 && r.timestamp.date_naive() == day("2024-05-22")),
+        "the garbled row gives no record"
+    );
+    assert!(rejected >= 1, "the garbled row is a reject");
+    let nats = testkit::NatsServer::start();
+    let bus = Bus::connect(&nats.url());
+    let env = backfill_env(&nats, work.path(), &[]);
+    let source = root.display().to_string();
+    let mut run = env.spawn(
+        "archive-dir",
+        &[
+            "backfill",
+            "--from",
+            "2024-05-21",
+            "--to",
+            "2024-05-23",
+            "--source",
+            &source,
+        ],
+    );
+    let (code, log) = finish(&mut run, "directory backfill");
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains(&format!(
+            "backfilled {} days of 2024-05-21..2024-05-23",
+            range.len()
+        )),
+        "{log}"
+    );
+    assert!(log.contains(", 3 unusable files dead-lettered"), "{log}");
+    assert!(log.contains("; 0 downloads"), "{log}");
+    assert_stream_is(&bus, &expected);
+    for (name, _, reason) in &hostile {
+        assert_eq!(corrupt_letters(&bus, name), 1, "{name}");
+        assert!(
+            log.lines().any(|l| l.contains(name) && l.contains(reason)),
+            "{name}: {reason}\n{log}"
+        );
+    }
+    let dead: u64 = bus.subject_counts("DLQ", "flare.dlq.>").values().sum();
+    assert_eq!(dead as usize, rejected + hostile.len());
 }

@@ -166,3 +166,40 @@ fn bad_inputs_are_clear_errors() {
         "the cause is said once: {err}"
     );
 }
+
+fn detect(input: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_flare-plus"))
+        .args(["detect", "--input"])
+        .arg(input)
+        .output()
+        .expect("run flare-plus detect");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("CSV text")
+}
+
+/// `detect` reads archive files in their folders (NCEI `goes/YYYY/MM/`, SRS per year) and
+/// finds the flares it finds in the same days of the SWPC JSON feed (the archive fixture was
+/// generated from those days).
+#[test]
+fn detect_reads_archive_files_like_the_json_feed() {
+    use support::live::recorded::{array, by_day, elements};
+    let archive =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/backfill-archive");
+    let json = tempfile::tempdir().unwrap();
+    let days = by_day(&elements(&support::xray_json()), "time_tag");
+    let range = "2024-05-21".parse::<chrono::NaiveDate>().unwrap()
+        ..="2024-05-23".parse::<chrono::NaiveDate>().unwrap();
+    let texts: Vec<&str> = days
+        .iter()
+        .filter(|(d, _)| range.contains(d))
+        .flat_map(|(_, texts)| texts.iter().map(String::as_str))
+        .collect();
+    std::fs::write(json.path().join("xrays.json"), array(texts)).unwrap();
+    let from_json = detect(json.path());
+    assert!(from_json.lines().count() > 5, "{from_json}");
+    assert_eq!(detect(&archive), from_json);
+}

@@ -15,7 +15,9 @@ use super::exec::with_output;
 /// `flare-plus detect`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DetectArgs {
-    /// Directory of recorded upstream files (xrays*.json[.gz], ...).
+    /// Directory of recorded upstream files, searched recursively: SWPC/DONKI JSON
+    /// (xrays*.json, solar_regions*.json, donki*.json) and archive files (NCEI
+    /// sci_xrsf-l2-avg1m_*.nc, SWPC YYYYMMDDSRS.txt), each optionally .gz.
     #[arg(long, value_name = "DIR")]
     pub input: std::path::PathBuf,
     /// Output file (default: standard output).

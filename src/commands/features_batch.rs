@@ -27,7 +27,9 @@ use crate::pipeline::Config;
 /// `flare-plus features batch`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BatchArgs {
-    /// Directory of recorded upstream files (xrays*.json, solar_regions*.json, donki*.json).
+    /// Directory of recorded upstream files, searched recursively: SWPC/DONKI JSON
+    /// (xrays*.json, solar_regions*.json, donki*.json) and archive files (NCEI
+    /// sci_xrsf-l2-avg1m_*.nc, SWPC YYYYMMDDSRS.txt), each optionally .gz.
     #[arg(
         long,
         value_name = "DIR",

@@ -67,8 +67,9 @@ pub fn describe(summary: &ReplaySummary) -> String {
 /// `flare-plus replay`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
-    /// Directory of recorded upstream files (xrays*.json, solar_regions*.json, donki*.json,
-    /// optionally .gz).
+    /// Directory of recorded upstream files, searched recursively: SWPC/DONKI JSON
+    /// (xrays*.json, solar_regions*.json, donki*.json) and archive files (NCEI
+    /// sci_xrsf-l2-avg1m_*.nc, SWPC YYYYMMDDSRS.txt), each optionally .gz.
     pub dir: std::path::PathBuf,
     /// `max` (as fast as the pipeline accepts) or a factor of real time such as `60x`.
     #[arg(long, default_value = "max")]

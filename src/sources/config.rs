@@ -17,6 +17,8 @@ pub struct SourcesConfig {
     pub regions: RegionsSourceConfig,
     /// NASA DONKI flare catalogue.
     pub donki: DonkiSourceConfig,
+    /// Archive files (backfill and recorded directories).
+    pub archive: ArchiveSourceConfig,
 }
 
 impl Default for SourcesConfig {
@@ -93,8 +95,40 @@ impl DonkiSourceConfig {
     }
 }
 
+/// `[sources.archive]`: how archive files (NCEI GOES XRS, SWPC SRS) become feed records.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveSourceConfig {
+    /// Which GOES satellite's X-ray file is the primary feed (and which the secondary) from
+    /// each date on, until the next entry: NOAA SWPC's published designations (see
+    /// docs/HISTORY.md). A satellite that is neither on a day is not read.
+    pub xray_satellites: Vec<SatellitePeriod>,
+}
+
+/// One row of [`ArchiveSourceConfig::xray_satellites`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SatellitePeriod {
+    /// First UTC day of the period (`"2019-12-10"`).
+    pub from: chrono::NaiveDate,
+    /// GOES number of the primary X-ray satellite (`16`).
+    pub primary: u8,
+    /// GOES number of the secondary one, absent when SWPC had none.
+    #[serde(default)]
+    pub secondary: Option<u8>,
+}
+
 impl Validate for SourcesConfig {
     fn validate(&self, problems: &mut Problems) {
+        let periods = &self.archive.xray_satellites;
+        problems.check(
+            periods.windows(2).all(|w| w[0].from < w[1].from),
+            || "sources.archive.xray_satellites must be in ascending `from` order, one row per date".to_string(),
+        );
+        problems.check(
+            periods.iter().all(|p| p.secondary != Some(p.primary)),
+            || "sources.archive.xray_satellites: a satellite cannot be primary and secondary at once".to_string(),
+        );
         for (key, url, enabled) in [
             (
                 "sources.xray.primary_url",

@@ -1,15 +1,26 @@
 //! Recorded upstream files in a directory (the sample, replay and backfill inputs): which file
-//! holds which feed, transparent `.gz`, and parsing with the same parsers as the pollers.
+//! holds which feed in which format, transparent `.gz`, and parsing with the same parsers as
+//! the pollers.
 //!
-//! Names: `xrays*.json` (the primary X-ray feed; `xrays-secondary*.json` the secondary),
-//! `solar_regions*.json`, `donki*.json`, each optionally gzipped. Other files are ignored.
+//! Names (each optionally gzipped; other files are ignored; subdirectories are searched, so an
+//! archive's `YYYY/MM/` folders work as they are):
+//! * SWPC JSON: `xrays*.json` (the primary X-ray feed; `xrays-secondary*.json` the secondary),
+//!   `solar_regions*.json`, `donki*.json`;
+//! * archive files ([`crate::sources::archive`]): NCEI GOES XRS 1-minute averages
+//!   `sci_xrsf-l2-avg1m_gNN_dYYYYMMDD_*.nc` (primary or secondary feed by the satellite
+//!   selection, other satellites skipped) and SWPC Solar Region Summaries `YYYYMMDDSRS.txt`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::domain::{FlareEvent, Records, RegionObservation, XrayFeed, XrayObservation};
+use crate::sources::archive::{archive_name, parse_file, Format, FormatError, XraySelection};
 use crate::sources::parse_error::PayloadError;
 use crate::sources::{parse_payload, ParsedPayload, SourceKind, MAX_PAYLOAD_BYTES};
+
+/// Deepest subdirectory searched below a recorded directory (an archive mirror's
+/// `host/.../goes16/xrsf-l2-avg1m_science/YYYY/MM/` fits).
+const MAX_DEPTH: usize = 12;
 
 /// Classifies a file by name; None for files that are not upstream payloads.
 pub fn kind_of(path: &Path) -> Option<SourceKind> {
@@ -32,11 +43,32 @@ pub fn kind_of(path: &Path) -> Option<SourceKind> {
     }
 }
 
-/// One recorded file.
+/// One recorded file: its feed and its format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedFile {
     pub path: PathBuf,
     pub kind: SourceKind,
+    pub format: Format,
+}
+
+impl RecordedFile {
+    /// Classifies a file by name (see the module doc); `None` for files that are not feed
+    /// data, and for GOES files of a satellite `selection` does not read that day.
+    pub fn recognise(path: &Path, selection: &XraySelection) -> Option<RecordedFile> {
+        if let Some(kind) = kind_of(path) {
+            return Some(RecordedFile {
+                path: path.to_path_buf(),
+                kind,
+                format: Format::Json,
+            });
+        }
+        let name = archive_name(path.file_name()?.to_str()?)?;
+        Some(RecordedFile {
+            path: path.to_path_buf(),
+            kind: selection.kind_of(&name)?,
+            format: name.format,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,27 +80,58 @@ pub enum FilesError {
     },
     #[error("{path}: {source}")]
     Payload { path: PathBuf, source: PayloadError },
-    #[error("{0} holds no recorded upstream files (xrays*.json, solar_regions*.json, donki*.json, optionally .gz)")]
+    /// An archive file (netCDF, SRS) that its reader refused as a whole.
+    #[error("{path}: {source}")]
+    Format { path: PathBuf, source: FormatError },
+    #[error("{0} holds no recorded upstream files (xrays*.json, solar_regions*.json, donki*.json, sci_xrsf-l2-avg1m_*.nc, YYYYMMDDSRS.txt, optionally .gz)")]
     Empty(PathBuf),
 }
 
-/// The recorded files of `dir`, in name order.
+/// The recorded files of `dir` and its subdirectories, in path order, GOES files selected by
+/// the embedded configuration's satellite table.
 pub fn scan(dir: &Path) -> Result<Vec<RecordedFile>, FilesError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| FilesError::Io {
-        path: dir.to_path_buf(),
-        source,
+    scan_with(dir, &XraySelection::default())
+}
+
+/// [`scan`] with a given satellite selection.
+pub fn scan_with(dir: &Path, selection: &XraySelection) -> Result<Vec<RecordedFile>, FilesError> {
+    let mut files = Vec::new();
+    walk(dir, 0, &mut |path| {
+        if let Some(file) = RecordedFile::recognise(path, selection) {
+            files.push(file);
+        }
     })?;
-    let mut files: Vec<RecordedFile> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .filter_map(|path| kind_of(&path).map(|kind| RecordedFile { path, kind }))
-        .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     if files.is_empty() {
         return Err(FilesError::Empty(dir.to_path_buf()));
     }
     Ok(files)
+}
+
+/// Calls `on_file` for every regular file below `dir` (hidden entries skipped, at most
+/// [`MAX_DEPTH`] levels). An unreadable top directory is an error; an unreadable
+/// subdirectory is logged and skipped.
+pub fn walk(dir: &Path, depth: usize, on_file: &mut impl FnMut(&Path)) -> Result<(), FilesError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| FilesError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            if depth < MAX_DEPTH {
+                if let Err(e) = walk(&path, depth + 1, on_file) {
+                    tracing::warn!(error = %e, "skipping an unreadable directory");
+                }
+            }
+        } else if path.is_file() {
+            on_file(&path);
+        }
+    }
+    Ok(())
 }
 
 /// The file's bytes, decompressed when it ends in `.gz`, at most [`MAX_PAYLOAD_BYTES`].
@@ -113,9 +176,9 @@ pub const MAX_RECORDED_BYTES: usize = 2 << 30;
 const STREAM_ABOVE_PLAIN: u64 = 48 << 20;
 const STREAM_ABOVE_GZIP: u64 = 3 << 20;
 
-/// Parses a recorded file with the parser of its kind. One `load` span (reading) and one
-/// `parse` span per file (the stages of `flare-plus profile` and the slow-operation log);
-/// a large X-ray file is read and parsed as one stream, under `parse` alone.
+/// Parses a recorded file with the parser of its kind and format. One `load` span (reading)
+/// and one `parse` span per file (the stages of `flare-plus profile` and the slow-operation
+/// log); a large X-ray JSON file is read and parsed as one stream, under `parse` alone.
 pub fn parse(file: &RecordedFile) -> Result<ParsedPayload, FilesError> {
     let name = file
         .path
@@ -142,17 +205,30 @@ pub fn parse(file: &RecordedFile) -> Result<ParsedPayload, FilesError> {
             let bytes =
                 tracing::debug_span!("load", file = %name).in_scope(|| read_payload(&file.path))?;
             let span = parse_span(Some(bytes.len()));
-            let parsed = span
-                .in_scope(|| parse_payload(file.kind, &bytes))
-                .map_err(|source| FilesError::Payload {
-                    path: file.path.clone(),
-                    source,
-                })?;
+            let parsed = span.in_scope(|| parse_bytes(file, &name, &bytes))?;
             (span, parsed)
         }
     };
     span.record("records", parsed.records.len());
     Ok(parsed)
+}
+
+/// Parses a file's bytes by its kind and format, errors naming the file.
+pub fn parse_bytes(
+    file: &RecordedFile,
+    name: &str,
+    bytes: &[u8],
+) -> Result<ParsedPayload, FilesError> {
+    if file.format == Format::Json {
+        return parse_payload(file.kind, bytes).map_err(|source| FilesError::Payload {
+            path: file.path.clone(),
+            source,
+        });
+    }
+    parse_file(file.kind, file.format, name, bytes).map_err(|source| FilesError::Format {
+        path: file.path.clone(),
+        source,
+    })
 }
 
 /// A large X-ray file's feed and a reader over its (decompressed) text.
@@ -163,6 +239,9 @@ fn streamed(file: &RecordedFile) -> Result<Option<Stream>, FilesError> {
     let SourceKind::Xrays(feed) = file.kind else {
         return Ok(None);
     };
+    if file.format != Format::Json {
+        return Ok(None);
+    }
     let io = |source| FilesError::Io {
         path: file.path.clone(),
         source,
@@ -251,8 +330,17 @@ pub fn sorted_last_wins(mut xrays: Vec<XrayObservation>) -> Vec<XrayObservation>
 
 /// Loads every recorded file in `dir` (X-ray files of `feed` only).
 pub fn load_dir(dir: &Path, feed: XrayFeed) -> Result<RecordedData, FilesError> {
+    load_dir_with(dir, feed, &XraySelection::default())
+}
+
+/// [`load_dir`] with a given satellite selection.
+pub fn load_dir_with(
+    dir: &Path,
+    feed: XrayFeed,
+    selection: &XraySelection,
+) -> Result<RecordedData, FilesError> {
     let mut parsed = Vec::new();
-    for file in scan(dir)? {
+    for file in scan_with(dir, selection)? {
         if matches!(file.kind, SourceKind::Xrays(f) if f != feed) {
             continue;
         }

@@ -7,11 +7,14 @@
 //! rest of the payload still parses. Problems with the payload as a whole (not UTF-8, not
 //! JSON, not an array, HTML error page, too large) are a [`PayloadError`].
 
+pub mod archive;
 pub mod config;
 pub mod donki;
 pub mod fetch;
 pub mod files;
+pub mod goes_nc;
 pub mod parse_error;
+pub mod srs;
 pub mod swpc_regions;
 pub mod swpc_xray;
 
@@ -72,7 +75,8 @@ impl ParsedPayload {
 }
 
 /// Parses one payload of `kind` with that feed's parser: the one place a parser is chosen
-/// by kind (live polls, recorded files, backfill downloads).
+/// by kind for the JSON feeds (live polls, recorded files, backfill downloads);
+/// [`archive::parse_file`] chooses by kind and format for every recorded or archive file.
 pub fn parse_payload(kind: SourceKind, bytes: &[u8]) -> Result<ParsedPayload, PayloadError> {
     Ok(match kind {
         SourceKind::Xrays(feed) => {

@@ -73,6 +73,9 @@ pub enum RejectCode {
     BadClass,
     /// A string longer than its column allows.
     TooLong,
+    /// A whole recorded or archive file its reader refused (truncated netCDF, HTML page,
+    /// missing variable, dates disagreeing with the name, ...): `raw` names the file.
+    CorruptFile,
 }
 
 impl RejectCode {
@@ -88,6 +91,7 @@ impl RejectCode {
             RejectCode::UnknownBand => "unknown_band",
             RejectCode::BadClass => "bad_class",
             RejectCode::TooLong => "too_long",
+            RejectCode::CorruptFile => "corrupt_file",
         }
     }
 }

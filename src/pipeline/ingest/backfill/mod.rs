@@ -1,12 +1,24 @@
-//! Backfill: a date range of daily recorded files, replayed through the ingest actors like
-//! `replay` (checkpoints, dead letters, flare detection), one day after another, resumably.
+//! Backfill: a date range of recorded or archive files, replayed through the ingest actors
+//! like `replay` (checkpoints, dead letters, flare detection), one day after another,
+//! resumably.
 //!
-//! Layout: `SOURCE/YYYY-MM-DD/` holds that day's recorded files under any name the replay
-//! recognises (`xrays*.json[.gz]`, `solar_regions*.json[.gz]`, `donki*.json[.gz]`). SOURCE is a
-//! directory or an http(s) URL; a server cannot list a directory, so from a URL the canonical
-//! names ([`HTTP_FILES`], each also tried with `.gz`) are fetched with the project's
-//! [`Fetcher`]. A 404 means the file is absent that day; other failures are retried per the
-//! fetch policy, then the day fails and the run stops.
+//! Sources (one or more; see [`days`] and [`index`]):
+//! * a directory: daily folders `SOURCE/YYYY-MM-DD/` of recorded JSON files (`xrays*.json`,
+//!   `solar_regions*.json`, `donki*.json`, optionally `.gz`), and archive files anywhere below
+//!   it, recognised by name (NCEI GOES XRS `sci_xrsf-l2-avg1m_gNN_dYYYYMMDD_*.nc`, SWPC
+//!   `YYYYMMDDSRS.txt`): NCEI's `YYYY/MM/` folders, per-year or flat, as they are;
+//! * an http(s) URL: an archive whose directory listings show such files (`BASE/`,
+//!   `BASE/YYYY/`, `BASE/YYYY/MM/`), or, without a listing, the daily-folder layout, whose
+//!   canonical names ([`HTTP_FILES`], each also tried with `.gz`) are fetched per day;
+//! * DONKI flares by date windows from `[sources.donki]` (`--donki`), through the live
+//!   parser.
+//!
+//! Downloads go through the project's [`Fetcher`] (retries, timeouts, size bound) into a
+//! cache directory, so a second run reads disk. A 404 means the file is absent that day
+//! (reported and counted); other fetch failures are retried per the fetch policy, then the day
+//! fails and the run stops. A file its reader refuses (truncated netCDF, an HTML page, a
+//! missing variable, dates disagreeing with the name, not JSON) is one dead letter naming the
+//! file, and the day goes on.
 //!
 //! The days form one series: the detector carries over from one day to the next and is
 //! flushed only after the last day. After each completed day a checkpoint in the key-value
@@ -16,7 +28,10 @@
 //! detector) under that key too, apart from live ingest's: a backfill of last year must not
 //! be skipped as "older than the checkpoint" of a poller that ran this morning, nor move it.
 
-use std::io::Read;
+mod days;
+mod download;
+mod index;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -25,20 +40,25 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::core::IngestReport;
-use super::replay::{IngestRouter, ReplayError, ReplayInput, Replayer, Speed};
+use super::replay::{IngestRouter, ReplayError, Replayer, Speed};
 use super::IngestRole;
 use crate::bus::codec::content_hash;
 use crate::bus::{BusError, Checkpoints};
 use crate::domain::XrayFeed;
 use crate::pipeline::Runtime;
-use crate::sources::fetch::{
-    FetchError, FetchErrorKind, FetchOutcome, Fetcher, RedactedUrl, Url, Validators,
-};
+use crate::sources::archive::XraySelection;
+use crate::sources::fetch::{FetchError, Fetcher, RedactedUrl, Url};
 use crate::sources::files::FilesError;
-use crate::sources::{parse_payload, PayloadError, SourceKind, MAX_PAYLOAD_BYTES};
+use crate::sources::SourceKind;
+
+use days::Days;
+pub use days::DONKI_WINDOW_DAYS;
 
 /// How a day's directory is named.
 pub const DAY_FORMAT: &str = "%Y-%m-%d";
+
+/// The cache directory when none is given.
+pub const DEFAULT_CACHE: &str = "./data/backfill-cache";
 
 /// The files fetched for each day from an HTTP source, with their feed. Each is tried as
 /// `NAME` and, on a 404, as `NAME.gz` (a gzip file, as the sample keeps its X-ray file).
@@ -125,18 +145,49 @@ impl std::str::FromStr for BackfillSource {
 /// What to backfill.
 #[derive(Debug, Clone)]
 pub struct BackfillPlan {
-    pub source: BackfillSource,
+    /// Where the files are (at least one).
+    pub sources: Vec<BackfillSource>,
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub speed: Speed,
+    /// Also fetch DONKI flares of the range from `[sources.donki]`, by date windows.
+    pub donki: bool,
+    /// Where downloads are kept between runs.
+    pub cache: PathBuf,
 }
 
 impl BackfillPlan {
+    /// A plan over one source, without DONKI, caching under `./data/backfill-cache`.
+    pub fn new(source: BackfillSource, from: NaiveDate, to: NaiveDate, speed: Speed) -> Self {
+        BackfillPlan {
+            sources: vec![source],
+            from,
+            to,
+            speed,
+            donki: false,
+            cache: PathBuf::from(DEFAULT_CACHE),
+        }
+    }
+
     /// The key of this backfill's checkpoint: `backfill.` and 12 hex digits of a stable hash
-    /// of source, from and to (the same arguments give the same key across runs and builds).
+    /// of the sources, from, to and the DONKI choice (the same arguments give the same key
+    /// across runs and builds; the cache directory does not count).
     pub fn checkpoint_key(&self) -> String {
-        let text = format!("{}\n{}\n{}", self.source.identity(), self.from, self.to);
+        let sources: Vec<String> = self.sources.iter().map(BackfillSource::identity).collect();
+        let mut text = format!("{}\n{}\n{}", sources.join("\n"), self.from, self.to);
+        if self.donki {
+            text.push_str("\ndonki");
+        }
         format!("backfill.{:012x}", content_hash(text.as_bytes()) >> 16)
+    }
+
+    /// The sources as shown to people (redacted), comma-separated.
+    pub fn display(&self) -> String {
+        let mut shown: Vec<String> = self.sources.iter().map(BackfillSource::display).collect();
+        if self.donki {
+            shown.push("DONKI".into());
+        }
+        shown.join(", ")
     }
 
     fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
@@ -165,6 +216,11 @@ pub enum BackfillEvent<'a> {
         days_total: usize,
         days_done: usize,
         resumed_after: Option<NaiveDate>,
+    },
+    /// A day lacks a feed that other days of the range have (a 404, an absent file).
+    Missing {
+        day: NaiveDate,
+        feeds: Vec<&'static str>,
     },
     /// After each payload of a day.
     Progress {
@@ -203,6 +259,13 @@ pub struct BackfillSummary {
     pub days_replayed: usize,
     /// Of those, days without any file.
     pub days_without_files: usize,
+    /// Files missing on days of this run: a feed that other days of the range have (counted
+    /// per day and feed).
+    pub missing_files: usize,
+    /// Files refused as a whole and dead-lettered.
+    pub corrupt_files: usize,
+    /// Bodies fetched from servers; the rest came from the cache or disk.
+    pub downloads: usize,
     /// Files read and records sent by this run, an interrupted day's included.
     pub files: usize,
     pub records: usize,
@@ -219,17 +282,17 @@ pub enum DayError {
     Files(FilesError),
     #[error(transparent)]
     Fetch(FetchError),
-    #[error("GET {url}: {source}")]
-    Payload {
-        url: RedactedUrl,
-        source: PayloadError,
-    },
     #[error("GET {url}: not a readable gzip file: {detail}")]
     Gzip { url: RedactedUrl, detail: String },
     #[error("GET {url}: unexpected 304 Not Modified to an unconditional request")]
     NotModified { url: RedactedUrl },
     #[error(transparent)]
     Replay(ReplayError),
+    /// A shutdown request interrupted a download.
+    #[error("interrupted")]
+    Cancelled,
+    #[error("a URL source needs the HTTP client")]
+    NoClient,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -250,7 +313,7 @@ pub enum BackfillError {
         day: NaiveDate,
         /// What a re-run will do, for the message.
         resume: String,
-        source: DayError,
+        source: Box<DayError>,
     },
     #[error("finishing the input: {0}")]
     Finish(ReplayError),
@@ -277,7 +340,7 @@ pub async fn backfill(
         .get::<BackfillCheckpoint>(&key)
         .await?
         .unwrap_or_else(|| BackfillCheckpoint {
-            source: plan.source.display(),
+            source: plan.display(),
             from: plan.from,
             to: plan.to,
             last_completed: None,
@@ -289,7 +352,7 @@ pub async fn backfill(
         .map_or(0, |last| plan.days().take_while(|d| *d <= last).count());
     let mut summary = BackfillSummary {
         key: key.clone(),
-        source: plan.source.display(),
+        source: plan.display(),
         from: Some(plan.from),
         to: Some(plan.to),
         days_total,
@@ -306,13 +369,41 @@ pub async fn backfill(
         days_done: days_done_before,
         resumed_after: state.last_completed,
     });
-    let days = match &plan.source {
-        BackfillSource::Http(base) => Days::Http {
-            base,
-            fetcher: Fetcher::new(runtime.config.http_client.clone())
-                .map_err(BackfillError::Client)?,
-        },
-        BackfillSource::Dir(dir) => Days::Dir(dir),
+    if plan.sources.is_empty() {
+        return Err(BackfillError::Source("no source given".into()));
+    }
+    let needs_client = plan.donki
+        || plan
+            .sources
+            .iter()
+            .any(|s| matches!(s, BackfillSource::Http(_)));
+    let fetcher = if needs_client {
+        Some(Fetcher::new(runtime.config.http_client.clone()).map_err(BackfillError::Client)?)
+    } else {
+        None
+    };
+    let selection = XraySelection::from_config(&runtime.config.sources);
+    let prepared = Days::prepare(
+        plan,
+        fetcher,
+        &selection,
+        &runtime.config.sources.donki,
+        &runtime.shutdown,
+    )
+    .await;
+    let mut days = match prepared {
+        Ok(days) => days,
+        Err(DayError::Cancelled) => {
+            summary.interrupted = true;
+            return Ok(summary);
+        }
+        Err(source) => {
+            return Err(BackfillError::Day {
+                day: plan.from,
+                resume: "no day was read; run the same command again to retry".into(),
+                source: Box::new(source),
+            })
+        }
     };
     let actors = IngestRole::start_in(runtime, &KINDS, Some(&key))
         .await
@@ -321,7 +412,7 @@ pub async fn backfill(
         runtime,
         plan,
         &actors.router,
-        &days,
+        &mut days,
         &checkpoints,
         &key,
         &mut state,
@@ -330,6 +421,7 @@ pub async fn backfill(
     )
     .await;
     actors.stop().await;
+    summary.downloads = days.downloads();
     result?;
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -341,7 +433,7 @@ async fn run_days(
     runtime: &Runtime,
     plan: &BackfillPlan,
     router: &IngestRouter,
-    days: &Days<'_>,
+    days: &mut Days,
     checkpoints: &Checkpoints,
     key: &str,
     state: &mut BackfillCheckpoint,
@@ -368,21 +460,30 @@ async fn run_days(
         let day_error = |source: DayError, state: &BackfillCheckpoint| BackfillError::Day {
             day,
             resume: resume(state),
-            source,
+            source: Box::new(source),
         };
-        let input = match days.load(day, shutdown).await {
-            Ok(Some(input)) => input,
-            Ok(None) => {
+        let loaded = match days.load(day, shutdown).await {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) | Err(DayError::Cancelled) => {
                 summary.interrupted = true;
                 return Ok(());
             }
             Err(e) => return Err(day_error(e, state)),
         };
-        let (files, records) = (input.files(), input.records());
+        let input = loaded.input;
+        let (files, records) = (loaded.files, input.records());
         if files == 0 {
             tracing::info!(%day, "no recorded files for this day");
             summary.days_without_files += 1;
+        } else if !loaded.missing.is_empty() {
+            tracing::warn!(%day, feeds = ?loaded.missing, "missing files: this day has no file of these feeds");
+            summary.missing_files += loaded.missing.len();
+            on_event(BackfillEvent::Missing {
+                day,
+                feeds: loaded.missing.clone(),
+            });
         }
+        summary.corrupt_files += loaded.corrupt;
         let days_done = summary.days_done_before + summary.days_replayed;
         let days_total = summary.days_total;
         let before = summary.ingest.clone();
@@ -430,139 +531,17 @@ async fn run_days(
     Ok(())
 }
 
-/// Where days are read from, with what a run needs to read them.
-enum Days<'a> {
-    Dir(&'a std::path::Path),
-    Http { base: &'a Url, fetcher: Fetcher },
-}
-
-impl Days<'_> {
-    /// One day's files, parsed; `None` if a shutdown request interrupted the download. A
-    /// missing day directory, or one without recorded files, is a day without data.
-    async fn load(
-        &self,
-        day: NaiveDate,
-        shutdown: &Shutdown,
-    ) -> Result<Option<ReplayInput>, DayError> {
-        let name = day.format(DAY_FORMAT).to_string();
-        match self {
-            Days::Dir(root) => {
-                let dir = root.join(&name);
-                if !dir.is_dir() {
-                    return Ok(Some(ReplayInput::from_parsed(Vec::new())));
-                }
-                match ReplayInput::from_dir(&dir) {
-                    Ok(input) => Ok(Some(input)),
-                    Err(ReplayError::Files(FilesError::Empty(_))) => {
-                        Ok(Some(ReplayInput::from_parsed(Vec::new())))
-                    }
-                    Err(ReplayError::Files(e)) => Err(DayError::Files(e)),
-                    Err(e) => Err(DayError::Replay(e)),
-                }
-            }
-            Days::Http { base, fetcher } => {
-                let mut parsed = Vec::new();
-                for (file, kind) in HTTP_FILES {
-                    match fetch_file(fetcher, base, &name, file, shutdown).await? {
-                        Fetched::Body { bytes, url } => {
-                            let file = parse_payload(kind, &bytes)
-                                .map_err(|source| DayError::Payload { url, source })?;
-                            parsed.push((kind, file));
-                        }
-                        Fetched::Absent => {}
-                        Fetched::Cancelled => return Ok(None),
-                    }
-                }
-                Ok(Some(ReplayInput::from_parsed(parsed)))
-            }
-        }
-    }
-}
-
-enum Fetched {
-    Body { bytes: Vec<u8>, url: RedactedUrl },
-    Absent,
-    Cancelled,
-}
-
-/// GETs `BASE/DAY/FILE`, then `BASE/DAY/FILE.gz` on a 404; both 404 means the file is absent.
-async fn fetch_file(
-    fetcher: &Fetcher,
-    base: &Url,
-    day: &str,
-    file: &str,
-    shutdown: &Shutdown,
-) -> Result<Fetched, DayError> {
-    for (candidate, gz) in [(file.to_string(), false), (format!("{file}.gz"), true)] {
-        let url = base.join(&format!("{day}/{candidate}")).map_err(|e| {
-            DayError::Fetch(FetchError::new(
-                FetchErrorKind::InvalidUrl,
-                Some(RedactedUrl::new(base)),
-                0,
-                Duration::ZERO,
-                Some(e.to_string()),
-            ))
-        })?;
-        let shown = RedactedUrl::new(&url);
-        match fetcher
-            .get(&url, &Validators::default(), &shutdown.token())
-            .await
-        {
-            Ok(FetchOutcome::Fresh { body, .. }) => {
-                let bytes = if gz {
-                    gunzip(&body).map_err(|detail| DayError::Gzip {
-                        url: shown.clone(),
-                        detail,
-                    })?
-                } else {
-                    body.to_vec()
-                };
-                return Ok(Fetched::Body { bytes, url: shown });
-            }
-            Ok(FetchOutcome::NotModified { .. }) => {
-                return Err(DayError::NotModified { url: shown });
-            }
-            Err(e) if e.kind() == FetchErrorKind::Status(404) => {
-                tracing::debug!(url = %shown, "absent (404)");
-            }
-            Err(e) if e.kind() == FetchErrorKind::Cancelled => return Ok(Fetched::Cancelled),
-            Err(e) => return Err(DayError::Fetch(e)),
-        }
-    }
-    Ok(Fetched::Absent)
-}
-
-/// A `.gz` file's content, at most [`MAX_PAYLOAD_BYTES`]. A body that is not gzip (a server
-/// that sent the file with `Content-Encoding: gzip`, already decoded by the client) is
-/// returned as it is.
-fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
-    if !body.starts_with(&[0x1f, 0x8b]) {
-        return Ok(body.to_vec());
-    }
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
-        .take(MAX_PAYLOAD_BYTES as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
-    if out.len() > MAX_PAYLOAD_BYTES {
-        return Err(format!(
-            "more than {MAX_PAYLOAD_BYTES} bytes once decompressed"
-        ));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn plan(source: &str, from: &str, to: &str) -> BackfillPlan {
-        BackfillPlan {
-            source: BackfillSource::parse(source).unwrap(),
-            from: from.parse().unwrap(),
-            to: to.parse().unwrap(),
-            speed: Speed::Max,
-        }
+        BackfillPlan::new(
+            BackfillSource::parse(source).unwrap(),
+            from.parse().unwrap(),
+            to.parse().unwrap(),
+            Speed::Max,
+        )
     }
 
     #[test]
@@ -609,16 +588,5 @@ mod tests {
         }
         assert_eq!(a.days().count(), 10);
         assert_eq!(plan("d", "2024-02-28", "2024-03-01").days().count(), 3);
-    }
-
-    #[test]
-    fn gzip_files_are_decompressed_and_plain_bodies_kept() {
-        use std::io::Write;
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(b"[1,2]").unwrap();
-        let gz = encoder.finish().unwrap();
-        assert_eq!(gunzip(&gz).unwrap(), b"[1,2]");
-        assert_eq!(gunzip(b"[3]").unwrap(), b"[3]");
-        assert!(gunzip(&gz[..gz.len() / 2]).is_err());
     }
 }
