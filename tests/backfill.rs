@@ -31,6 +31,7 @@ use flare_plus::sources::donki::parse_donki_flares;
 use flare_plus::sources::swpc_regions::parse_regions;
 use flare_plus::sources::swpc_xray::parse_xrays;
 use flare_plus::sources::SourceKind;
+use support::archive_server::{file_body, html_listing};
 use support::live::bus::{wait_ok, Bus};
 use support::live::recorded::{array, by_day, elements, gzip};
 use support::procs::{Env, Proc};
@@ -613,32 +614,6 @@ fn archive_expected(
 
 fn strs(a: &[String]) -> Vec<&str> {
     a.iter().map(String::as_str).collect()
-}
-
-fn html_listing(names: &[String]) -> Respond {
-    let links: String = names
-        .iter()
-        .map(|n| format!("<a href=\"{n}\">{n}</a>\n"))
-        .collect();
-    Respond {
-        status: 200,
-        body: format!("<html><body><a href=\"../\">Parent</a>\n{links}</body></html>").into(),
-        headers: vec![("Content-Type".into(), "text/html".into())],
-        etag: None,
-        last_modified: None,
-        gzip: false,
-    }
-}
-
-fn file_body(bytes: Vec<u8>, content_type: &str) -> Respond {
-    Respond {
-        status: 200,
-        body: bytes.into(),
-        headers: vec![("Content-Type".into(), content_type.into())],
-        etag: None,
-        last_modified: None,
-        gzip: false,
-    }
 }
 
 /// Dead letters naming `file` with the code `corrupt_file`.

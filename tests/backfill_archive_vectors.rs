@@ -1,5 +1,6 @@
 //! A backfill from archive files (NCEI GOES XRS netCDF and SWPC SRS, in the archives' folder
-//! layout) through the three roles: the writer stores exactly the rows `features batch` reads
+//! layout, downloaded from the local HTTP stand-in through their listings) through the three
+//! roles: the writer stores exactly the rows `features batch` reads
 //! from the same files, and the features role publishes one final vector per minute, equal to
 //! `features batch` over the same files bit for bit.
 
@@ -21,6 +22,7 @@ use flare_plus::store::{Store, StoreConfig};
 use futures_util::StreamExt;
 use support::procs::Stack;
 use support::vectors::BatchInput;
+use testkit::upstream::UpstreamServer;
 
 /// Every final global vector on FEATURES, by tick (each tick once).
 async fn finals(js: &async_nats::jetstream::Context) -> BTreeMap<DateTime<Utc>, VectorMessage> {
@@ -56,7 +58,13 @@ fn an_archive_backfill_stores_the_files_rows_and_publishes_the_batch_vectors() {
     let mut features = env.spawn("features", &["run", "--role", "features"]);
     features.wait_ready(Duration::from_secs(60));
 
-    let source = archive.display().to_string();
+    // The archives as NCEI and SWPC serve them: BASE/YYYY/MM/ and BASE/YYYY/ listings.
+    let upstream = UpstreamServer::start().expect("upstream");
+    support::archive_server::serve_tree(&upstream, "/ncei", &archive.join("goes"));
+    support::archive_server::serve_tree(&upstream, "/srs", &archive.join("srs"));
+    let (ncei, srs) = (upstream.url("/ncei"), upstream.url("/srs"));
+    let work = tempfile::tempdir().expect("temp dir");
+    let cache = work.path().join("cache").display().to_string();
     let mut backfill = env.spawn(
         "backfill",
         &[
@@ -66,11 +74,23 @@ fn an_archive_backfill_stores_the_files_rows_and_publishes_the_batch_vectors() {
             "--to",
             "2024-05-23",
             "--source",
-            &source,
+            &ncei,
+            "--source",
+            &srs,
+            "--cache",
+            &cache,
         ],
     );
     let status = backfill.wait_exit(Duration::from_secs(300));
     assert!(status.success(), "{}", backfill.log_text());
+    for day in 21..=23 {
+        let goes = format!("/ncei/2024/05/sci_xrsf-l2-avg1m_g16_d202405{day}_v2-1-0.nc");
+        assert_eq!(
+            upstream.requests_to(&goes).len(),
+            1,
+            "{goes} downloaded once"
+        );
+    }
 
     // Wait (with a deadline) until the writer and the features role have taken everything
     // and the last minute of the range is final.

@@ -3,6 +3,7 @@
 //! as `flare-plus features batch`).
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod archive_server;
 pub mod db;
 pub mod live;
 pub mod naive;
